@@ -1,0 +1,85 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    AuditEvent,
+    BreakGlassAccess,
+    Department,
+    EpisodeOfCare,
+    Practitioner,
+    User,
+)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        (_("Hospital"), {"fields": ("full_name", "role", "department")}),
+    )
+    add_fieldsets = (
+        *DjangoUserAdmin.add_fieldsets,
+        (_("Hospital"), {"fields": ("full_name", "role", "department")}),
+    )
+    list_display = ("username", "full_name", "role", "department", "is_active")
+    list_filter = ("role", "department", "is_active")
+    search_fields = ("username", "full_name", "email")
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "name_en", "parent")
+    list_filter = ("parent",)
+    search_fields = ("code", "name", "name_en")
+
+
+@admin.register(Practitioner)
+class PractitionerAdmin(admin.ModelAdmin):
+    list_display = ("user", "title", "department", "specialty")
+    list_filter = ("title", "department")
+    search_fields = ("user__full_name", "user__username", "specialty")
+    autocomplete_fields = ("user",)
+
+
+@admin.register(EpisodeOfCare)
+class EpisodeOfCareAdmin(admin.ModelAdmin):
+    """Staff open and close a department's episodes; patient data is edited in the app."""
+
+    list_display = ("patient", "department", "status", "opened_at", "closed_at")
+    list_filter = ("status", "department")
+    raw_id_fields = ("patient",)
+
+
+@admin.register(BreakGlassAccess)
+class BreakGlassAccessAdmin(admin.ModelAdmin):
+    list_display = ("granted_at", "user", "patient", "expires_at", "reviewed_by", "reviewed_at")
+    list_filter = ("reviewed_at",)
+    readonly_fields = ("user", "patient", "reason", "granted_at", "expires_at")
+    fields = (*readonly_fields, "reviewed_by", "reviewed_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit trail is append-only."""
+
+    list_display = ("at", "username", "role", "action", "object_type", "object_id", "patient",
+                    "ip", "flagged")
+    list_filter = ("action", "role", "flagged")
+    search_fields = ("username", "object_id", "patient__mrn", "reason")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ClinicConfig(AppConfig):
+    name = "clinic"
+    verbose_name = _("Clinic")
+
+    def ready(self) -> None:
+        from . import auth_events  # noqa: F401  (connects the login/logout audit receivers)

@@ -1,0 +1,30 @@
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from .models import Role
+
+# (label, url name, roles that see it)
+_NAV = [
+    (_("Home"), "home", None),
+    (_("Patients"), "clinic:patient_search",
+     (Role.ADMIN, Role.DOCTOR, Role.NURSE, Role.RECEPTIONIST)),
+    (_("Register patient"), "clinic:patient_create", (Role.ADMIN, Role.RECEPTIONIST, Role.NURSE)),
+    (_("Import patients"), "clinic:patient_import", (Role.ADMIN,)),
+    (_("Audit trail"), "clinic:audit_search", (Role.ADMIN,)),
+    (_("Staff directory"), "clinic:staff_directory", (Role.ADMIN, Role.SCHEDULER)),
+    (_("API docs"), "api-docs", (Role.ADMIN,)),
+]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    items = [
+        {"label": label, "url": reverse(name), "active": request.path == reverse(name)}
+        for label, name, roles in _NAV
+        if roles is None or user.role in roles
+    ]
+    if user.is_staff:
+        items.append({"label": _("Administration"), "url": reverse("admin:index"), "active": False})
+    return {"nav_items": items}

@@ -1,0 +1,121 @@
+"""Reads of patient records. Callers check access first (clinic.access) and audit the read."""
+
+import re
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from . import access
+from .codes import OBSERVATION_CODES, VITAL_CHART_CODES
+from .models import AuditEvent, Patient
+from .validators import normalise_id_number, normalise_phone
+
+
+def patient_search(*, user, query: str) -> QuerySet[Patient]:
+    """Patients ``user`` may find, matching a name (part), MRN, phone or ID-card number."""
+    patients = access.patients_findable_by(user)
+    query = (query or "").strip()
+    if not query:
+        return patients.order_by("name")[:0] if user.role == "receptionist" else patients
+    condition = Q(name__icontains=query) | Q(mrn__iexact=query)
+    if re.fullmatch(r"[\d\s+()-]{5,}", query):
+        condition |= Q(phone__startswith=normalise_phone(query))
+    if re.fullmatch(r"\d{17}[\dXx]", query):
+        condition |= Q(id_number=normalise_id_number(query))
+    return patients.filter(condition).order_by("name")
+
+
+def patient_by_exact_identifier(*, query: str) -> Patient | None:
+    """For break-the-glass: the one patient whose MRN or ID-card number is exactly ``query``."""
+    query = (query or "").strip()
+    if not query:
+        return None
+    return Patient.objects.filter(
+        Q(mrn__iexact=query) | Q(id_number=normalise_id_number(query)) & ~Q(id_number="")
+    ).first()
+
+
+def patient_for_break_glass(*, patient_id) -> Patient:
+    """Any patient, for the emergency-access form (which shows no clinical data)."""
+    return get_object_or_404(Patient, pk=patient_id)
+
+
+@dataclass
+class VitalSeries:
+    code: str
+    display: str
+    unit: str
+    points: list  # (effective_at, value), oldest first
+    polyline: str  # SVG points in a CHART_WIDTH x CHART_HEIGHT box
+    low: float
+    high: float
+    latest: float
+
+
+CHART_WIDTH, CHART_HEIGHT = 600, 80
+
+
+def patient_vitals(*, patient: Patient) -> list[VitalSeries]:
+    """Each charted vital as an SVG polyline with its own value range on a shared time axis."""
+    observations = list(
+        patient.observations.filter(code__in=VITAL_CHART_CODES).order_by("effective_at")[:500]
+    )
+    if not observations:
+        return []
+    left = observations[0].effective_at
+    span = (observations[-1].effective_at - left).total_seconds() or 1
+    series = []
+    for code in VITAL_CHART_CODES:
+        pts = [(o.effective_at, float(o.value)) for o in observations if o.code == code]
+        if not pts:
+            continue
+        values = [v for _, v in pts]
+        low, high = min(values), max(values)
+        pad = (high - low) * 0.1 or 1
+        low, high = low - pad, high + pad
+        coords = " ".join(
+            f"{(t - left).total_seconds() / span * CHART_WIDTH:.1f},"
+            f"{CHART_HEIGHT - (v - low) / (high - low) * CHART_HEIGHT:.1f}"
+            for t, v in pts
+        )
+        known = OBSERVATION_CODES[code]
+        series.append(VitalSeries(code, str(known.display), known.unit, pts, coords,
+                                  round(low, 1), round(high, 1), pts[-1][1]))
+    return series
+
+
+def patient_chart(*, patient: Patient) -> dict:
+    return {
+        "encounters": patient.encounters.select_related("department", "practitioner"),
+        "conditions": patient.conditions.select_related("recorded_by"),
+        "allergies": patient.allergies.all(),
+        "observations": patient.observations.select_related("recorded_by")[:50],
+        "vitals": patient_vitals(patient=patient),
+        "dependants": patient.managers.select_related("manager"),
+    }
+
+
+def audit_search(
+    *, user_query: str = "", patient_query: str = "", action: str = "", date_from=None,
+    date_to=None, flagged: bool | None = None,
+) -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.select_related("patient", "user")
+    if user_query:
+        events = events.filter(username__icontains=user_query)
+    if patient_query:
+        events = events.filter(Q(patient__mrn__iexact=patient_query) | Q(patient__name__icontains=patient_query))
+    if action:
+        events = events.filter(action=action)
+    if date_from:
+        events = events.filter(at__date__gte=date_from)
+    if date_to:
+        events = events.filter(at__date__lte=date_to)
+    if flagged is not None:
+        events = events.filter(flagged=flagged)
+    return events
+
+
+def patient_access_log(*, patient: Patient) -> QuerySet[AuditEvent]:
+    """Who accessed this record, newest first."""
+    return AuditEvent.objects.filter(patient=patient).select_related("user")
