@@ -17,9 +17,9 @@ class Actor:
     user_agent: str = ""
 
     @classmethod
-    def from_request(cls, request: HttpRequest) -> "Actor":
+    def from_request(cls, request: HttpRequest, user=None) -> "Actor":
         return cls(
-            user=request.user,
+            user=user if user is not None else request.user,
             ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
         )

@@ -10,15 +10,13 @@ from .models import AuditAction
 @receiver(user_logged_in)
 def _logged_in(sender, request, user, **kwargs):
     if request is not None:
-        request.session["last_activity"] = None
-        audit_record(actor=Actor.from_request(request), action=AuditAction.LOGIN)
+        audit_record(actor=Actor.from_request(request, user=user), action=AuditAction.LOGIN)
 
 
 @receiver(user_logged_out)
 def _logged_out(sender, request, user, **kwargs):
     if request is not None and user is not None:
-        # Sent before request.user becomes anonymous, so the actor is still the user.
-        audit_record(actor=Actor.from_request(request), action=AuditAction.LOGOUT)
+        audit_record(actor=Actor.from_request(request, user=user), action=AuditAction.LOGOUT)
 
 
 @receiver(user_login_failed)

@@ -1,6 +1,7 @@
 """API plumbing shared by every app: the one error body, the error catalogue view."""
 
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
@@ -12,6 +13,8 @@ from .errors import CATALOGUE, error_body
 
 
 _CODE_BY_EXCEPTION = [
+    (Http404, "not_found"),
+    (DjangoPermissionDenied, "permission_denied"),
     (exceptions.NotAuthenticated, "not_authenticated"),
     (exceptions.AuthenticationFailed, "authentication_failed"),
     (exceptions.PermissionDenied, "permission_denied"),

@@ -1,0 +1,112 @@
+"""Shared fixtures: the personas every patient-data endpoint is tested with.
+
+- ``owner``: Dr Alice, who saw ``patient`` in clinic (an encounter): may open the chart.
+- ``colleague``: a nurse in the same department: may open the chart.
+- ``outsider``: Dr Charlie in another department, no relation: must get 404 and no data.
+"""
+
+import pytest
+from rest_framework.test import APIClient
+
+from clinic.models import Role
+
+from .factories import (
+    PASSWORD,
+    DepartmentFactory,
+    EncounterFactory,
+    PatientFactory,
+    PractitionerFactory,
+    UserFactory,
+)
+
+
+@pytest.fixture
+def cardiology(db):
+    internal = DepartmentFactory(code="internal", name="内科", name_en="Internal Medicine")
+    return DepartmentFactory(
+        code="cardiology", name="心血管内科", name_en="Cardiology", parent=internal
+    )
+
+
+@pytest.fixture
+def orthopaedics(db):
+    surgery = DepartmentFactory(code="surgery", name="外科", name_en="Surgery")
+    return DepartmentFactory(
+        code="orthopaedics", name="骨科", name_en="Orthopaedics", parent=surgery
+    )
+
+
+@pytest.fixture
+def owner(cardiology):
+    user = UserFactory(username="alice", full_name="王丽", role=Role.DOCTOR, department=cardiology)
+    PractitionerFactory(user=user, department=cardiology)
+    return user
+
+
+@pytest.fixture
+def colleague(cardiology):
+    return UserFactory(username="nina", full_name="李娜", role=Role.NURSE, department=cardiology)
+
+
+@pytest.fixture
+def outsider(orthopaedics):
+    user = UserFactory(username="charlie", full_name="赵强", role=Role.DOCTOR,
+                       department=orthopaedics)
+    PractitionerFactory(user=user, department=orthopaedics)
+    return user
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="root", full_name="管理员", role=Role.ADMIN, is_staff=True,
+                       is_superuser=True)
+
+
+@pytest.fixture
+def receptionist(db):
+    return UserFactory(username="rita", full_name="前台", role=Role.RECEPTIONIST)
+
+
+@pytest.fixture
+def scheduler(db):
+    return UserFactory(username="sam", full_name="排班", role=Role.SCHEDULER)
+
+
+@pytest.fixture
+def patient(owner, cardiology):
+    patient = PatientFactory(name="张伟")
+    EncounterFactory(patient=patient, practitioner=owner, department=cardiology)
+    return patient
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def api_as(api):
+    def login(user):
+        api.force_authenticate(user=None)
+        api.credentials(**basic_auth(user))
+        return api
+    return login
+
+
+def basic_auth(user) -> dict:
+    import base64
+
+    token = base64.b64encode(f"{user.username}:{PASSWORD}".encode()).decode()
+    return {"HTTP_AUTHORIZATION": f"Basic {token}"}
+
+
+@pytest.fixture
+def client_as(client):
+    def login(user):
+        client.logout()
+        assert client.login(username=user.username, password=PASSWORD)
+        return client
+    return login
+
+
+from .worker import celery_worker_process  # noqa: E402,F401  (fixture)
