@@ -25,6 +25,14 @@ class Actor:
         )
 
     @classmethod
+    def anonymous(cls, request: HttpRequest) -> "Actor":
+        """Before authentication: never touches ``request.user`` (DRF would re-authenticate)."""
+        return cls(
+            user=None, ip=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+        )
+
+    @classmethod
     def system(cls, user) -> "Actor":
         """A command-line or worker action done on behalf of ``user``."""
         return cls(user=user, ip=None, user_agent="system")

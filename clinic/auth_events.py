@@ -21,7 +21,7 @@ def _logged_out(sender, request, user, **kwargs):
 
 @receiver(user_login_failed)
 def _login_failed(sender, credentials, request=None, **kwargs):
-    actor = Actor.from_request(request) if request is not None else Actor(user=None)
+    actor = Actor.anonymous(request) if request is not None else Actor(user=None)
     audit_record(
         actor=actor, action=AuditAction.LOGIN_FAILED,
         username=str(credentials.get("username", ""))[:150],

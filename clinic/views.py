@@ -173,7 +173,8 @@ def patient_chart(request, pk):
     })
 
 
-def _clinical_form_view(request, pk, *, form_class, can, create, title, instance=None):
+def _clinical_form_view(request, pk, *, form_class, can, create, title, instance=None,
+                        initial=None):
     """The shared shape of the pages that add something to a chart."""
     patient = access.patient_get_for_user(user=request.user, patient_id=pk)
     if not can(user=request.user, patient=patient):
@@ -181,9 +182,9 @@ def _clinical_form_view(request, pk, *, form_class, can, create, title, instance
     if issubclass(form_class, forms.ModelForm):
         # The form validates a copy: the service compares against the stored object.
         copy = type(instance).objects.get(pk=instance.pk) if instance is not None else None
-        form = form_class(request.POST or None, instance=copy)
+        form = form_class(request.POST or None, instance=copy, initial=initial)
     else:
-        form = form_class(request.POST or None)
+        form = form_class(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             create(actor=Actor.from_request(request), patient=patient, data=form.cleaned_data)
@@ -202,7 +203,7 @@ def _clinical_form_view(request, pk, *, form_class, can, create, title, instance
 def encounter_create(request, pk):
     return _clinical_form_view(
         request, pk, form_class=EncounterForm, can=access.can_write_clinical,
-        title=_("New encounter"),
+        title=_("New encounter"), initial={"department": request.user.department_id},
         create=lambda actor, patient, data: services.encounter_create(
             actor=actor, patient=patient, **data),
     )
