@@ -5,6 +5,7 @@ broker kept in a SQLite file (kombu's SQLAlchemy transport), so ``make run`` nee
 ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis.
 """
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -103,8 +104,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A file, not :memory:, so a Celery worker process can share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-aimass.sqlite3")}
+    # A file, not :memory:, so a Celery worker process can share the test database; one per
+    # test process so two test runs on one machine do not clobber each other.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-aimass-{os.getpid()}.sqlite3")}
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -5,7 +5,11 @@
 - ``outsider``: Dr Charlie in another department, no relation: must get 404 and no data.
 """
 
+import os
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from clinic.models import Role
@@ -18,6 +22,26 @@ from .factories import (
     PractitionerFactory,
     UserFactory,
 )
+
+
+def pytest_configure(config):
+    """On the embedded broker, give this test run its own broker and result files, so a
+    running `make run` worker (or another test run) never takes the tests' tasks."""
+    if settings.REDIS_URL or "CELERY_BROKER_URL" in os.environ:
+        return
+    from config.celery import app
+
+    var = Path(settings.VAR_DIR)
+    broker = f"sqla+sqlite:///{var / f'test-broker-{os.getpid()}.sqlite3'}"
+    results = f"db+sqlite:///{var / f'test-results-{os.getpid()}.sqlite3'}"
+    settings.CELERY_BROKER_URL = broker
+    settings.CELERY_RESULT_BACKEND = results
+    app.conf.update(broker_url=broker, result_backend=results)
+
+
+def pytest_unconfigure(config):
+    for pattern in (f"test-broker-{os.getpid()}.sqlite3", f"test-results-{os.getpid()}.sqlite3"):
+        (Path(settings.VAR_DIR) / pattern).unlink(missing_ok=True)
 
 
 @pytest.fixture

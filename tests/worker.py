@@ -40,7 +40,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
         "PYTHONUNBUFFERED": "1",
     }
-    log_path = Path(settings.VAR_DIR) / "test-worker.log"
+    log_path = Path(settings.VAR_DIR) / f"test-worker-{os.getpid()}.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
