@@ -43,16 +43,28 @@ def _changed(instance, fields: dict) -> list[str]:
     return changed
 
 
+def patient_insert(patient: Patient) -> Patient:
+    """Insert a validated, unsaved patient and assign its MRN: ``P`` and the primary key, padded.
+
+    Shared by registration and the CSV import. The key is only known after the insert, so the row
+    goes in under a unique placeholder first. Call it inside the caller's transaction, after
+    ``full_clean(exclude=["mrn"])``; it neither checks permissions nor audits.
+    """
+    patient.mrn = f"tmp-{uuid.uuid4().hex[:12]}"
+    patient.save()
+    patient.mrn = f"P{patient.pk:08d}"
+    patient.save(update_fields=["mrn"])
+    return patient
+
+
 @transaction.atomic
 def patient_create(*, actor: Actor, **fields) -> Patient:
     """Register a patient; the MRN is assigned here."""
     if not access.can_register_patients(user=actor.user):
         raise PermissionDenied
-    patient = Patient(mrn=f"tmp-{uuid.uuid4().hex[:12]}", **fields)
-    patient.full_clean()
-    patient.save()
-    patient.mrn = f"P{patient.pk:08d}"
-    patient.save(update_fields=["mrn"])
+    patient = Patient(**fields)
+    patient.full_clean(exclude=["mrn"])
+    patient_insert(patient)
     audit_record(actor=actor, action=AuditAction.CREATE, obj=patient)
     return patient
 
