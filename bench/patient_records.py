@@ -56,15 +56,27 @@ def run(args) -> None:
     doctor = User.objects.create_user("doc", password="x", role=Role.DOCTOR, department=dept)
     admin = User.objects.create_user("adm", password="x", role=Role.ADMIN)
     Patient.objects.bulk_create(
-        Patient(mrn=f"P{i:08d}", name=f"患者{i}", sex="female", birth_date=dt.date(1970, 1, 1),
-                phone=f"139{i:08d}")
+        Patient(
+            mrn=f"P{i:08d}",
+            name=f"患者{i}",
+            sex="female",
+            birth_date=dt.date(1970, 1, 1),
+            phone=f"139{i:08d}",
+        )
         for i in range(args.patients)
     )
     ids = list(Patient.objects.values_list("pk", flat=True)[: args.patients // 20])
     now = timezone.now()
     Encounter.objects.bulk_create(
-        Encounter(patient_id=pk, kind="outpatient", started_at=now - dt.timedelta(days=1),
-                  department=dept, practitioner=doctor, created_by=doctor, chief_complaint="胸闷")
+        Encounter(
+            patient_id=pk,
+            kind="outpatient",
+            started_at=now - dt.timedelta(days=1),
+            department=dept,
+            practitioner=doctor,
+            created_by=doctor,
+            chief_complaint="胸闷",
+        )
         for pk in ids
     )
     print(f"{args.patients} patients, doctor related to {len(ids)}")
@@ -76,7 +88,10 @@ def run(args) -> None:
         client = Client()
         client.force_login(user)
         assert client.get("/patients/", {"q": query}).status_code == 200
-        median, p95 = timed(lambda: client.get("/patients/", {"q": query}), args.repeat)
+        median, p95 = timed(
+            lambda client=client, query=query: client.get("/patients/", {"q": query}),
+            args.repeat,
+        )
         print(f"{label:28s} median {median:7.1f} ms   p95 {p95:7.1f} ms")
     client = Client()
     client.force_login(doctor)

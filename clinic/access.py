@@ -32,8 +32,10 @@ REGISTRATION_ROLES = (Role.ADMIN, Role.DOCTOR, Role.NURSE, Role.RECEPTIONIST)
 def _department_ids(user) -> list[int]:
     if not user.department_id:
         return []
-    return [user.department_id, *Department.objects.filter(
-        parent_id=user.department_id).values_list("id", flat=True)]
+    return [
+        user.department_id,
+        *Department.objects.filter(parent_id=user.department_id).values_list("id", flat=True),
+    ]
 
 
 def _active_break_glass(user) -> QuerySet:

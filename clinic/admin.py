@@ -69,8 +69,17 @@ class BreakGlassAccessAdmin(admin.ModelAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the audit trail is append-only."""
 
-    list_display = ("at", "username", "role", "action", "object_type", "object_id", "patient",
-                    "ip", "flagged")
+    list_display = (
+        "at",
+        "username",
+        "role",
+        "action",
+        "object_type",
+        "object_id",
+        "patient",
+        "ip",
+        "flagged",
+    )
     list_filter = ("action", "role", "flagged")
     search_fields = ("username", "object_id", "patient__mrn", "reason")
     date_hierarchy = "at"

@@ -64,6 +64,7 @@ class IsStaffRole(HasRole):
 
 # --- Serializers ------------------------------------------------------------------------------
 
+
 class DepartmentSerializer(serializers.ModelSerializer):
     display_name = serializers.CharField(read_only=True)
 
@@ -78,8 +79,19 @@ class PatientSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient
         fields = [
-            "id", "mrn", "name", "sex", "birth_date", "age", "phone", "id_number", "address",
-            "emergency_contact_name", "emergency_contact_phone", "created_at", "updated_at",
+            "id",
+            "mrn",
+            "name",
+            "sex",
+            "birth_date",
+            "age",
+            "phone",
+            "id_number",
+            "address",
+            "emergency_contact_name",
+            "emergency_contact_phone",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["id", "mrn", "created_at", "updated_at"]
 
@@ -88,9 +100,21 @@ class EncounterSerializer(serializers.ModelSerializer):
     class Meta:
         model = Encounter
         fields = [
-            "id", "patient", "kind", "started_at", "department", "practitioner",
-            "chief_complaint", "present_illness", "past_history", "allergy_history",
-            "physical_exam", "lab_summary", "diagnosis", "treatment_plan", "created_at",
+            "id",
+            "patient",
+            "kind",
+            "started_at",
+            "department",
+            "practitioner",
+            "chief_complaint",
+            "present_illness",
+            "past_history",
+            "allergy_history",
+            "physical_exam",
+            "lab_summary",
+            "diagnosis",
+            "treatment_plan",
+            "created_at",
             "updated_at",
         ]
         read_only_fields = ["id", "patient", "practitioner", "created_at", "updated_at"]
@@ -102,8 +126,16 @@ class ObservationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Observation
         fields = [
-            "id", "patient", "encounter", "category", "code", "display", "value", "unit",
-            "effective_at", "recorded_at",
+            "id",
+            "patient",
+            "encounter",
+            "category",
+            "code",
+            "display",
+            "value",
+            "unit",
+            "effective_at",
+            "recorded_at",
         ]
         read_only_fields = ["id", "patient", "category", "display", "unit", "recorded_at"]
 
@@ -111,27 +143,57 @@ class ObservationSerializer(serializers.ModelSerializer):
 class ConditionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Condition
-        fields = ["id", "patient", "encounter", "icd10_code", "text", "clinical_status",
-                  "onset_date", "recorded_at"]
+        fields = [
+            "id",
+            "patient",
+            "encounter",
+            "icd10_code",
+            "text",
+            "clinical_status",
+            "onset_date",
+            "recorded_at",
+        ]
         read_only_fields = ["id", "patient", "recorded_at"]
 
 
 class AllergySerializer(serializers.ModelSerializer):
     class Meta:
         model = AllergyIntolerance
-        fields = ["id", "patient", "substance", "category", "criticality", "reaction",
-                  "recorded_at"]
+        fields = [
+            "id",
+            "patient",
+            "substance",
+            "category",
+            "criticality",
+            "reaction",
+            "recorded_at",
+        ]
         read_only_fields = ["id", "patient", "recorded_at"]
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = ["id", "at", "user", "username", "role", "action", "object_type", "object_id",
-                  "patient", "ip", "user_agent", "reason", "flagged", "details"]
+        fields = [
+            "id",
+            "at",
+            "user",
+            "username",
+            "role",
+            "action",
+            "object_type",
+            "object_id",
+            "patient",
+            "ip",
+            "user_agent",
+            "reason",
+            "flagged",
+            "details",
+        ]
 
 
 # --- Views ------------------------------------------------------------------------------------
+
 
 class MeView(APIView):
     class OutputSerializer(serializers.Serializer):
@@ -180,7 +242,8 @@ class PatientListCreateView(ServiceCallMixin, generics.ListCreateAPIView):
     def list(self, request, *args, **kwargs):
         response = super().list(request, *args, **kwargs)
         audit_record(
-            actor=Actor.from_request(request), action=AuditAction.SEARCH,
+            actor=Actor.from_request(request),
+            action=AuditAction.SEARCH,
             details={"query": request.query_params.dict(), "results": response.data["count"]},
         )
         return response
@@ -227,7 +290,8 @@ class PatientChildListCreateView(ServiceCallMixin, generics.ListCreateAPIView):
     def get_patient(self):
         if not hasattr(self, "_patient"):
             self._patient = access.patient_get_for_user(
-                user=self.request.user, patient_id=self.kwargs["pk"])
+                user=self.request.user, patient_id=self.kwargs["pk"]
+            )
         return self._patient
 
     def get_queryset(self):
@@ -240,8 +304,10 @@ class PatientChildListCreateView(ServiceCallMixin, generics.ListCreateAPIView):
         response = super().list(request, *args, **kwargs)
         with transaction.atomic():
             services.patient_read_audit(
-                actor=Actor.from_request(request), patient=patient,
-                obj=patient, action=AuditAction.VIEW,
+                actor=Actor.from_request(request),
+                patient=patient,
+                obj=patient,
+                action=AuditAction.VIEW,
             )
         return response
 
@@ -294,7 +360,8 @@ class EncounterDetailView(ServiceCallMixin, APIView):
         encounter = self.get_encounter(pk)
         with transaction.atomic():
             services.patient_read_audit(
-                actor=Actor.from_request(request), patient=encounter.patient, obj=encounter)
+                actor=Actor.from_request(request), patient=encounter.patient, obj=encounter
+            )
         return Response(EncounterSerializer(encounter).data)
 
     @extend_schema(request=EncounterSerializer, responses=EncounterSerializer)
@@ -302,8 +369,9 @@ class EncounterDetailView(ServiceCallMixin, APIView):
         encounter = self.get_encounter(pk)
         serializer = EncounterSerializer(encounter, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        encounter = self.call(services.encounter_update, encounter=encounter,
-                              **serializer.validated_data)
+        encounter = self.call(
+            services.encounter_update, encounter=encounter, **serializer.validated_data
+        )
         return Response(EncounterSerializer(encounter).data)
 
 
@@ -329,8 +397,10 @@ class BreakGlassView(ServiceCallMixin, APIView):
         data.is_valid(raise_exception=True)
         try:
             grant = services.break_glass_open(
-                actor=Actor.from_request(request), patient=patient,
-                reason=data.validated_data["reason"])
+                actor=Actor.from_request(request),
+                patient=patient,
+                reason=data.validated_data["reason"],
+            )
         except DjangoValidationError as exc:
             raise DomainError("break_glass_reason_required", details=exc.message_dict) from exc
         return Response(self.OutputSerializer(grant).data, status=status.HTTP_201_CREATED)
@@ -349,7 +419,8 @@ class PatientAccessLogView(generics.ListAPIView):
         if not access.can_read_access_log(user=self.request.user, patient=patient):
             raise exceptions.PermissionDenied
         services.patient_read_audit(
-            actor=Actor.from_request(self.request), patient=patient, action=AuditAction.EXPORT)
+            actor=Actor.from_request(self.request), patient=patient, action=AuditAction.EXPORT
+        )
         return selectors.patient_access_log(patient=patient)
 
 

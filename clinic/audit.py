@@ -28,7 +28,8 @@ class Actor:
     def anonymous(cls, request: HttpRequest) -> "Actor":
         """Before authentication: never touches ``request.user`` (DRF would re-authenticate)."""
         return cls(
-            user=None, ip=client_ip(request),
+            user=None,
+            ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
         )
 

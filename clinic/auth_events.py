@@ -23,6 +23,7 @@ def _logged_out(sender, request, user, **kwargs):
 def _login_failed(sender, credentials, request=None, **kwargs):
     actor = Actor.anonymous(request) if request is not None else Actor(user=None)
     audit_record(
-        actor=actor, action=AuditAction.LOGIN_FAILED,
+        actor=actor,
+        action=AuditAction.LOGIN_FAILED,
         username=str(credentials.get("username", ""))[:150],
     )

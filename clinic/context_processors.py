@@ -6,8 +6,11 @@ from .models import Role
 # (label, url name, roles that see it)
 _NAV = [
     (_("Home"), "home", None),
-    (_("Patients"), "clinic:patient_search",
-     (Role.ADMIN, Role.DOCTOR, Role.NURSE, Role.RECEPTIONIST)),
+    (
+        _("Patients"),
+        "clinic:patient_search",
+        (Role.ADMIN, Role.DOCTOR, Role.NURSE, Role.RECEPTIONIST),
+    ),
     (_("Register patient"), "clinic:patient_create", (Role.ADMIN, Role.RECEPTIONIST, Role.NURSE)),
     (_("Import patients"), "clinic:patient_import", (Role.ADMIN,)),
     (_("Audit trail"), "clinic:audit_search", (Role.ADMIN,)),

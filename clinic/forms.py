@@ -26,8 +26,14 @@ class PatientForm(forms.ModelForm):
     class Meta:
         model = Patient
         fields = [
-            "name", "sex", "birth_date", "phone", "id_number", "address",
-            "emergency_contact_name", "emergency_contact_phone",
+            "name",
+            "sex",
+            "birth_date",
+            "phone",
+            "id_number",
+            "address",
+            "emergency_contact_name",
+            "emergency_contact_phone",
         ]
         widgets = {"birth_date": DateInput()}
 
@@ -36,15 +42,32 @@ class EncounterForm(forms.ModelForm):
     class Meta:
         model = Encounter
         fields = [
-            "kind", "started_at", "department", "chief_complaint", "present_illness",
-            "past_history", "allergy_history", "physical_exam", "lab_summary", "diagnosis",
+            "kind",
+            "started_at",
+            "department",
+            "chief_complaint",
+            "present_illness",
+            "past_history",
+            "allergy_history",
+            "physical_exam",
+            "lab_summary",
+            "diagnosis",
             "treatment_plan",
         ]
         widgets = {
             "started_at": DateTimeInput(),
-            **{name: forms.Textarea(attrs={"rows": 3}) for name in (
-                "present_illness", "past_history", "allergy_history", "physical_exam",
-                "lab_summary", "diagnosis", "treatment_plan")},
+            **{
+                name: forms.Textarea(attrs={"rows": 3})
+                for name in (
+                    "present_illness",
+                    "past_history",
+                    "allergy_history",
+                    "physical_exam",
+                    "lab_summary",
+                    "diagnosis",
+                    "treatment_plan",
+                )
+            },
         }
 
 
@@ -75,7 +98,8 @@ class AllergyForm(forms.ModelForm):
 
 class BreakGlassForm(forms.Form):
     reason = forms.CharField(
-        label=_("Reason for emergency access"), widget=forms.Textarea(attrs={"rows": 3}),
+        label=_("Reason for emergency access"),
+        widget=forms.Textarea(attrs={"rows": 3}),
         min_length=10,
     )
 

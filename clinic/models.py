@@ -39,7 +39,11 @@ class Department(models.Model):
     name = models.CharField(_("name (Chinese)"), max_length=100)
     name_en = models.CharField(_("name (English)"), max_length=100, blank=True)
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children",
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
         verbose_name=_("parent department"),
     )
 
@@ -67,7 +71,11 @@ class Department(models.Model):
 class User(AbstractUser):
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.PATIENT)
     department = models.ForeignKey(
-        Department, on_delete=models.PROTECT, null=True, blank=True, related_name="staff",
+        Department,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff",
         verbose_name=_("department"),
     )
     full_name = models.CharField(_("full name"), max_length=100, blank=True)
@@ -103,7 +111,9 @@ class Practitioner(models.Model):
     title = models.CharField(_("title"), max_length=30, choices=PractitionerTitle.choices)
     specialty = models.CharField(_("specialty"), max_length=200, blank=True)
     department = models.ForeignKey(
-        Department, on_delete=models.PROTECT, related_name="practitioners",
+        Department,
+        on_delete=models.PROTECT,
+        related_name="practitioners",
         verbose_name=_("department"),
     )
     bio = models.TextField(_("biography"), blank=True)
@@ -137,8 +147,12 @@ class Patient(models.Model):
         _("emergency contact phone"), max_length=20, blank=True, validators=[validate_phone]
     )
     account = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="patient_record", verbose_name=_("patient's own login"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="patient_record",
+        verbose_name=_("patient's own login"),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -198,6 +212,9 @@ class Dependant(models.Model):
             models.UniqueConstraint(fields=["manager", "patient"], name="dependant_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.manager} → {self.patient} ({self.get_relationship_display()})"
+
 
 class EpisodeOfCare(models.Model):
     """A patient under a department's care (an admission, a course of treatment)."""
@@ -216,6 +233,9 @@ class EpisodeOfCare(models.Model):
         verbose_name = _("episode of care")
         verbose_name_plural = _("episodes of care")
 
+    def __str__(self) -> str:
+        return f"{self.patient} · {self.department} · {self.get_status_display()}"
+
 
 class EncounterKind(models.TextChoices):
     OUTPATIENT = "outpatient", _("Outpatient")
@@ -226,13 +246,21 @@ class EncounterKind(models.TextChoices):
 class Encounter(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="encounters")
     kind = models.CharField(_("type"), max_length=20, choices=EncounterKind.choices)
-    started_at = models.DateTimeField(_("date"), default=timezone.now, validators=[validate_not_future])
+    started_at = models.DateTimeField(
+        _("date"), default=timezone.now, validators=[validate_not_future]
+    )
     department = models.ForeignKey(
-        Department, on_delete=models.PROTECT, related_name="encounters", verbose_name=_("department")
+        Department,
+        on_delete=models.PROTECT,
+        related_name="encounters",
+        verbose_name=_("department"),
     )
     practitioner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="encounters",
-        verbose_name=_("doctor"), limit_choices_to={"role": Role.DOCTOR},
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="encounters",
+        verbose_name=_("doctor"),
+        limit_choices_to={"role": Role.DOCTOR},
     )
     chief_complaint = models.CharField(_("chief complaint"), max_length=300)
     present_illness = models.TextField(_("history of present illness"), blank=True)
@@ -271,14 +299,21 @@ class Condition(models.Model):
     clinical_status = models.CharField(
         _("status"), max_length=10, choices=ClinicalStatus.choices, default=ClinicalStatus.ACTIVE
     )
-    onset_date = models.DateField(_("onset"), null=True, blank=True, validators=[validate_not_future])
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    onset_date = models.DateField(
+        _("onset"), null=True, blank=True, validators=[validate_not_future]
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["clinical_status", "-recorded_at"]
         verbose_name = _("condition")
         verbose_name_plural = _("conditions")
+
+    def __str__(self) -> str:
+        return f"{self.icd10_code} {self.text}"
 
     def clean(self) -> None:
         self.icd10_code = (self.icd10_code or "").strip().upper()
@@ -305,13 +340,18 @@ class AllergyIntolerance(models.Model):
         _("criticality"), max_length=20, choices=Criticality.choices, default=Criticality.LOW
     )
     reaction = models.CharField(_("reaction"), max_length=300, blank=True)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-recorded_at"]
         verbose_name = _("allergy or intolerance")
         verbose_name_plural = _("allergies and intolerances")
+
+    def __str__(self) -> str:
+        return f"{self.substance} ({self.get_criticality_display()})"
 
 
 class Observation(models.Model):
@@ -333,7 +373,9 @@ class Observation(models.Model):
     effective_at = models.DateTimeField(
         _("time"), default=timezone.now, validators=[validate_not_future]
     )
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -341,6 +383,9 @@ class Observation(models.Model):
         verbose_name = _("observation")
         verbose_name_plural = _("observations")
         indexes = [models.Index(fields=["patient", "code", "effective_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.display} {self.value} {self.unit}"
 
 
 class BreakGlassAccess(models.Model):
@@ -360,6 +405,9 @@ class BreakGlassAccess(models.Model):
         ordering = ["-granted_at"]
         verbose_name = _("emergency access")
         verbose_name_plural = _("emergency accesses")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.patient} @ {self.granted_at:%Y-%m-%d %H:%M}"
 
 
 class AuditAction(models.TextChoices):
@@ -389,8 +437,12 @@ class AuditEvent(models.Model):
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-        related_name="+", verbose_name=_("user"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
     )
     username = models.CharField(_("user name"), max_length=150, blank=True)
     role = models.CharField(_("role"), max_length=20, blank=True)
@@ -398,7 +450,11 @@ class AuditEvent(models.Model):
     object_type = models.CharField(_("object type"), max_length=50, blank=True)
     object_id = models.CharField(_("object id"), max_length=64, blank=True)
     patient = models.ForeignKey(
-        Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        Patient,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("patient"),
     )
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
@@ -414,6 +470,9 @@ class AuditEvent(models.Model):
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
         indexes = [models.Index(fields=["patient", "at"]), models.Index(fields=["user", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.object_type}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -433,7 +492,9 @@ class PatientImport(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
 
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     filename = models.CharField(max_length=200)
     content = models.TextField()
@@ -444,3 +505,6 @@ class PatientImport(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"

@@ -80,8 +80,18 @@ def patient_vitals(*, patient: Patient) -> list[VitalSeries]:
             for t, v in pts
         )
         known = OBSERVATION_CODES[code]
-        series.append(VitalSeries(code, str(known.display), known.unit, pts, coords,
-                                  round(low, 1), round(high, 1), pts[-1][1]))
+        series.append(
+            VitalSeries(
+                code,
+                str(known.display),
+                known.unit,
+                pts,
+                coords,
+                round(low, 1),
+                round(high, 1),
+                pts[-1][1],
+            )
+        )
     return series
 
 
@@ -97,14 +107,21 @@ def patient_chart(*, patient: Patient) -> dict:
 
 
 def audit_search(
-    *, user_query: str = "", patient_query: str = "", action: str = "", date_from=None,
-    date_to=None, flagged: bool | None = None,
+    *,
+    user_query: str = "",
+    patient_query: str = "",
+    action: str = "",
+    date_from=None,
+    date_to=None,
+    flagged: bool | None = None,
 ) -> QuerySet[AuditEvent]:
     events = AuditEvent.objects.select_related("patient", "user")
     if user_query:
         events = events.filter(username__icontains=user_query)
     if patient_query:
-        events = events.filter(Q(patient__mrn__iexact=patient_query) | Q(patient__name__icontains=patient_query))
+        events = events.filter(
+            Q(patient__mrn__iexact=patient_query) | Q(patient__name__icontains=patient_query)
+        )
     if action:
         events = events.filter(action=action)
     if date_from:

@@ -21,16 +21,30 @@ from .models import (
     Encounter,
     Observation,
     Patient,
-    Role,
 )
 
 PATIENT_FIELDS = (
-    "name", "sex", "birth_date", "phone", "id_number", "address",
-    "emergency_contact_name", "emergency_contact_phone",
+    "name",
+    "sex",
+    "birth_date",
+    "phone",
+    "id_number",
+    "address",
+    "emergency_contact_name",
+    "emergency_contact_phone",
 )
 ENCOUNTER_FIELDS = (
-    "kind", "started_at", "department", "chief_complaint", "present_illness", "past_history",
-    "allergy_history", "physical_exam", "lab_summary", "diagnosis", "treatment_plan",
+    "kind",
+    "started_at",
+    "department",
+    "chief_complaint",
+    "present_illness",
+    "past_history",
+    "allergy_history",
+    "physical_exam",
+    "lab_summary",
+    "diagnosis",
+    "treatment_plan",
 )
 
 
@@ -90,9 +104,7 @@ def patient_update(*, actor: Actor, patient: Patient, **fields) -> Patient:
 def encounter_create(*, actor: Actor, patient: Patient, **fields) -> Encounter:
     if not access.can_write_clinical(user=actor.user, patient=patient):
         raise PermissionDenied
-    encounter = Encounter(
-        patient=patient, practitioner=actor.user, created_by=actor.user, **fields
-    )
+    encounter = Encounter(patient=patient, practitioner=actor.user, created_by=actor.user, **fields)
     encounter.full_clean()
     encounter.save()
     audit_record(actor=actor, action=AuditAction.CREATE, obj=encounter, patient=patient)
@@ -111,7 +123,10 @@ def encounter_update(*, actor: Actor, encounter: Encounter, **fields) -> Encount
     if changed:
         encounter.save(update_fields=[*changed, "updated_at"])
         audit_record(
-            actor=actor, action=AuditAction.UPDATE, obj=encounter, patient=encounter.patient,
+            actor=actor,
+            action=AuditAction.UPDATE,
+            obj=encounter,
+            patient=encounter.patient,
             details={"fields": changed},
         )
     return encounter
@@ -119,7 +134,12 @@ def encounter_update(*, actor: Actor, encounter: Encounter, **fields) -> Encount
 
 @transaction.atomic
 def observation_create(
-    *, actor: Actor, patient: Patient, code: str, value: Decimal, effective_at=None,
+    *,
+    actor: Actor,
+    patient: Patient,
+    code: str,
+    value: Decimal,
+    effective_at=None,
     encounter: Encounter | None = None,
 ) -> Observation:
     """Record a vital sign or lab value; ``code`` must be one of codes.OBSERVATION_CODES."""
@@ -130,15 +150,23 @@ def observation_create(
         raise ValidationError({"code": _("Unknown observation code.")})
     if not known.low <= float(value) <= known.high:
         raise ValidationError(
-            {"value": _("%(value)s %(unit)s is outside the plausible range %(low)s–%(high)s.")
-             % {"value": value, "unit": known.unit, "low": known.low, "high": known.high}}
+            {
+                "value": _("%(value)s %(unit)s is outside the plausible range %(low)s–%(high)s.")
+                % {"value": value, "unit": known.unit, "low": known.low, "high": known.high}
+            }
         )
     if encounter is not None and encounter.patient_id != patient.pk:
         raise ValidationError({"encounter": _("This encounter belongs to another patient.")})
     observation = Observation(
-        patient=patient, encounter=encounter, code=code, display=str(known.display),
-        unit=known.unit, category=known.category, value=value,
-        effective_at=effective_at or timezone.now(), recorded_by=actor.user,
+        patient=patient,
+        encounter=encounter,
+        code=code,
+        display=str(known.display),
+        unit=known.unit,
+        category=known.category,
+        value=value,
+        effective_at=effective_at or timezone.now(),
+        recorded_by=actor.user,
     )
     observation.full_clean()
     observation.save()
@@ -179,17 +207,27 @@ def break_glass_open(*, actor: Actor, patient: Patient, reason: str) -> BreakGla
     reason = (reason or "").strip()
     if len(reason) < BREAK_GLASS_MIN_REASON:
         raise ValidationError(
-            {"reason": _("Give a reason of at least %(n)d characters.") % {"n": BREAK_GLASS_MIN_REASON}},
+            {
+                "reason": _("Give a reason of at least %(n)d characters.")
+                % {"n": BREAK_GLASS_MIN_REASON}
+            },
             code="break_glass_reason_required",
         )
     now = timezone.now()
     grant = BreakGlassAccess.objects.create(
-        user=actor.user, patient=patient, reason=reason, granted_at=now,
+        user=actor.user,
+        patient=patient,
+        reason=reason,
+        granted_at=now,
         expires_at=now + timedelta(hours=settings.BREAK_GLASS_HOURS),
     )
     audit_record(
-        actor=actor, action=AuditAction.BREAK_GLASS, obj=grant, patient=patient,
-        reason=reason, flagged=True,
+        actor=actor,
+        action=AuditAction.BREAK_GLASS,
+        obj=grant,
+        patient=patient,
+        reason=reason,
+        flagged=True,
     )
     return grant
 
@@ -200,6 +238,10 @@ def patient_read_audit(
     """Audit a read of ``patient``'s data; reads through emergency access are flagged."""
     grant = access.break_glass_active(user=actor.user, patient=patient)
     audit_record(
-        actor=actor, action=action, obj=obj if obj is not None else patient, patient=patient,
-        flagged=grant is not None, reason=f"break-glass #{grant.pk}: {grant.reason}" if grant else "",
+        actor=actor,
+        action=action,
+        obj=obj if obj is not None else patient,
+        patient=patient,
+        flagged=grant is not None,
+        reason=f"break-glass #{grant.pk}: {grant.reason}" if grant else "",
     )

@@ -12,10 +12,14 @@ urlpatterns = [
     path("patients/<int:pk>/", views.patient_chart, name="patient_chart"),
     path("patients/<int:pk>/edit/", views.patient_edit, name="patient_edit"),
     path("patients/<int:pk>/encounters/new/", views.encounter_create, name="encounter_create"),
-    path("patients/<int:pk>/encounters/<int:encounter_id>/edit/", views.encounter_edit,
-         name="encounter_edit"),
-    path("patients/<int:pk>/observations/new/", views.observation_create,
-         name="observation_create"),
+    path(
+        "patients/<int:pk>/encounters/<int:encounter_id>/edit/",
+        views.encounter_edit,
+        name="encounter_edit",
+    ),
+    path(
+        "patients/<int:pk>/observations/new/", views.observation_create, name="observation_create"
+    ),
     path("patients/<int:pk>/conditions/new/", views.condition_create, name="condition_create"),
     path("patients/<int:pk>/allergies/new/", views.allergy_create, name="allergy_create"),
     path("patients/<int:pk>/break-glass/", views.break_glass, name="break_glass"),

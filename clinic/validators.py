@@ -40,7 +40,7 @@ def validate_id_number(value: str) -> None:
             _("An ID-card number has 17 digits followed by a digit or X."), code="id_format"
         )
     born = id_card_birth_date(value)
-    if born is None or born > date.today() or born.year < 1880:
+    if born is None or born > timezone.localdate() or born.year < 1880:
         raise ValidationError(
             _("The birth date inside this ID-card number is not a real date."), code="id_birth_date"
         )
@@ -65,16 +65,16 @@ def validate_phone(value: str) -> None:
     value = normalise_phone(value)
     if not (_MOBILE_RE.match(value) or _LANDLINE_RE.match(value)):
         raise ValidationError(
-            _("Enter an 11-digit mobile number or a landline with its area code, e.g. 010-12345678."),
+            _(
+                "Enter an 11-digit mobile number or a landline with its area code, e.g. 010-12345678."  # noqa: E501
+            ),
             code="phone_format",
         )
 
 
 def validate_icd10(value: str) -> None:
     if not _ICD10_RE.match((value or "").strip().upper()):
-        raise ValidationError(
-            _("An ICD-10 code looks like I10 or E11.9."), code="icd10_format"
-        )
+        raise ValidationError(_("An ICD-10 code looks like I10 or E11.9."), code="icd10_format")
 
 
 def validate_not_future(value) -> None:

@@ -55,22 +55,23 @@ def home(request):
     user = request.user
     context = {"role": user.role}
     if user.role == Role.DOCTOR:
-        context["recent_encounters"] = (
-            Encounter.objects.filter(practitioner=user)
-            .select_related("patient", "department")[:10]
-        )
+        context["recent_encounters"] = Encounter.objects.filter(practitioner=user).select_related(
+            "patient", "department"
+        )[:10]
         context["department_episodes"] = (
             EpisodeOfCare.objects.filter(
                 department=user.department, status=EpisodeOfCare.Status.OPEN
             ).select_related("patient")[:20]
-            if user.department_id else []
+            if user.department_id
+            else []
         )
     elif user.role == Role.NURSE:
         context["department_episodes"] = (
             EpisodeOfCare.objects.filter(
                 department=user.department, status=EpisodeOfCare.Status.OPEN
             ).select_related("patient")[:30]
-            if user.department_id else []
+            if user.department_id
+            else []
         )
     elif user.role == Role.PATIENT:
         context["my_patients"] = access.patients_visible_to(user)
@@ -97,15 +98,22 @@ def patient_search(request):
     emergency_candidate = None
     if query:
         audit_record(
-            actor=Actor.from_request(request), action=AuditAction.SEARCH,
+            actor=Actor.from_request(request),
+            action=AuditAction.SEARCH,
             details={"query": query, "results": page.paginator.count},
         )
         if access.can_break_glass(user=request.user) and page.paginator.count == 0:
             emergency_candidate = selectors.patient_by_exact_identifier(query=query)
-    return render(request, "clinic/patient_search.html", {
-        "query": query, "page": page, "emergency_candidate": emergency_candidate,
-        "can_open_chart": request.user.role != Role.RECEPTIONIST,
-    })
+    return render(
+        request,
+        "clinic/patient_search.html",
+        {
+            "query": query,
+            "page": page,
+            "emergency_candidate": emergency_candidate,
+            "can_open_chart": request.user.role != Role.RECEPTIONIST,
+        },
+    )
 
 
 @login_required
@@ -116,7 +124,9 @@ def patient_create(request):
     form = PatientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            patient = services.patient_create(actor=Actor.from_request(request), **form.cleaned_data)
+            patient = services.patient_create(
+                actor=Actor.from_request(request), **form.cleaned_data
+            )
         except ValidationError as exc:
             _form_errors_from(form, exc)
         else:
@@ -162,19 +172,24 @@ def patient_chart(request, pk):
     with transaction.atomic():
         services.patient_read_audit(actor=actor, patient=patient)
     user = request.user
-    return render(request, "clinic/patient_chart.html", {
-        "patient": patient,
-        **selectors.patient_chart(patient=patient),
-        "break_glass": access.break_glass_active(user=user, patient=patient),
-        "can_write": access.can_write_clinical(user=user, patient=patient),
-        "can_record": access.can_record_observations(user=user, patient=patient),
-        "can_edit": access.can_edit_demographics(user=user, patient=patient),
-        "can_read_log": access.can_read_access_log(user=user, patient=patient),
-    })
+    return render(
+        request,
+        "clinic/patient_chart.html",
+        {
+            "patient": patient,
+            **selectors.patient_chart(patient=patient),
+            "break_glass": access.break_glass_active(user=user, patient=patient),
+            "can_write": access.can_write_clinical(user=user, patient=patient),
+            "can_record": access.can_record_observations(user=user, patient=patient),
+            "can_edit": access.can_edit_demographics(user=user, patient=patient),
+            "can_read_log": access.can_read_access_log(user=user, patient=patient),
+        },
+    )
 
 
-def _clinical_form_view(request, pk, *, form_class, can, create, title, instance=None,
-                        initial=None):
+def _clinical_form_view(
+    request, pk, *, form_class, can, create, title, instance=None, initial=None
+):
     """The shared shape of the pages that add something to a chart."""
     patient = access.patient_get_for_user(user=request.user, patient_id=pk)
     if not can(user=request.user, patient=patient):
@@ -193,19 +208,30 @@ def _clinical_form_view(request, pk, *, form_class, can, create, title, instance
         else:
             messages.success(request, _("Saved."))
             return redirect("clinic:patient_chart", pk=patient.pk)
-    return render(request, "clinic/chart_form.html", {
-        "form": form, "patient": patient, "title": title,
-    })
+    return render(
+        request,
+        "clinic/chart_form.html",
+        {
+            "form": form,
+            "patient": patient,
+            "title": title,
+        },
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def encounter_create(request, pk):
     return _clinical_form_view(
-        request, pk, form_class=EncounterForm, can=access.can_write_clinical,
-        title=_("New encounter"), initial={"department": request.user.department_id},
+        request,
+        pk,
+        form_class=EncounterForm,
+        can=access.can_write_clinical,
+        title=_("New encounter"),
+        initial={"department": request.user.department_id},
         create=lambda actor, patient, data: services.encounter_create(
-            actor=actor, patient=patient, **data),
+            actor=actor, patient=patient, **data
+        ),
     )
 
 
@@ -215,10 +241,15 @@ def encounter_edit(request, pk, encounter_id):
     patient = access.patient_get_for_user(user=request.user, patient_id=pk)
     encounter = get_object_or_404(Encounter, pk=encounter_id, patient=patient)
     return _clinical_form_view(
-        request, pk, form_class=EncounterForm, can=access.can_write_clinical, instance=encounter,
+        request,
+        pk,
+        form_class=EncounterForm,
+        can=access.can_write_clinical,
+        instance=encounter,
         title=_("Edit encounter"),
         create=lambda actor, patient, data: services.encounter_update(
-            actor=actor, encounter=encounter, **data),
+            actor=actor, encounter=encounter, **data
+        ),
     )
 
 
@@ -226,11 +257,18 @@ def encounter_edit(request, pk, encounter_id):
 @require_http_methods(["GET", "POST"])
 def observation_create(request, pk):
     return _clinical_form_view(
-        request, pk, form_class=ObservationForm, can=access.can_record_observations,
+        request,
+        pk,
+        form_class=ObservationForm,
+        can=access.can_record_observations,
         title=_("Record vitals or a lab value"),
         create=lambda actor, patient, data: services.observation_create(
-            actor=actor, patient=patient, code=data["code"], value=data["value"],
-            effective_at=data.get("effective_at")),
+            actor=actor,
+            patient=patient,
+            code=data["code"],
+            value=data["value"],
+            effective_at=data.get("effective_at"),
+        ),
     )
 
 
@@ -238,10 +276,14 @@ def observation_create(request, pk):
 @require_http_methods(["GET", "POST"])
 def condition_create(request, pk):
     return _clinical_form_view(
-        request, pk, form_class=ConditionForm, can=access.can_write_clinical,
+        request,
+        pk,
+        form_class=ConditionForm,
+        can=access.can_write_clinical,
         title=_("Add a diagnosis"),
         create=lambda actor, patient, data: services.condition_create(
-            actor=actor, patient=patient, **data),
+            actor=actor, patient=patient, **data
+        ),
     )
 
 
@@ -249,10 +291,14 @@ def condition_create(request, pk):
 @require_http_methods(["GET", "POST"])
 def allergy_create(request, pk):
     return _clinical_form_view(
-        request, pk, form_class=AllergyForm, can=access.can_record_observations,
+        request,
+        pk,
+        form_class=AllergyForm,
+        can=access.can_record_observations,
         title=_("Add an allergy"),
         create=lambda actor, patient, data: services.allergy_create(
-            actor=actor, patient=patient, **data),
+            actor=actor, patient=patient, **data
+        ),
     )
 
 
@@ -266,14 +312,16 @@ def break_glass(request, pk):
     if request.method == "POST" and form.is_valid():
         try:
             services.break_glass_open(
-                actor=Actor.from_request(request), patient=patient,
+                actor=Actor.from_request(request),
+                patient=patient,
                 reason=form.cleaned_data["reason"],
             )
         except ValidationError as exc:
             _form_errors_from(form, exc)
         else:
             messages.warning(
-                request, _("Emergency access granted. This access is recorded and will be reviewed.")
+                request,
+                _("Emergency access granted. This access is recorded and will be reviewed."),
             )
             return redirect("clinic:patient_chart", pk=patient.pk)
     return render(request, "clinic/break_glass.html", {"form": form, "patient": patient})
@@ -288,7 +336,8 @@ def patient_access_log(request, pk):
         actor=Actor.from_request(request), patient=patient, action=AuditAction.EXPORT
     )
     page = Paginator(selectors.patient_access_log(patient=patient), 50).get_page(
-        request.GET.get("page"))
+        request.GET.get("page")
+    )
     return render(request, "clinic/access_log.html", {"patient": patient, "page": page})
 
 
@@ -300,8 +349,11 @@ def audit_search(request):
     if form.is_valid():
         data = form.cleaned_data
         events = selectors.audit_search(
-            user_query=data["user"], patient_query=data["patient"], action=data["action"],
-            date_from=data["date_from"], date_to=data["date_to"],
+            user_query=data["user"],
+            patient_query=data["patient"],
+            action=data["action"],
+            date_from=data["date_from"],
+            date_to=data["date_to"],
             flagged=True if data["flagged"] else None,
         )
     page = Paginator(events, 50).get_page(request.GET.get("page"))
@@ -312,7 +364,8 @@ def audit_search(request):
 def staff_directory(request):
     _require_role(request, Role.ADMIN, Role.SCHEDULER)
     departments = Department.objects.filter(parent=None).prefetch_related(
-        "children__practitioners__user", "practitioners__user")
+        "children__practitioners__user", "practitioners__user"
+    )
     return render(request, "clinic/staff_directory.html", {"departments": departments})
 
 
@@ -331,7 +384,9 @@ def patient_import(request):
             form.add_error("file", _("The file is not UTF-8 text; save it as CSV UTF-8."))
         else:
             job = patient_import_submit(
-                actor=Actor.from_request(request), filename=upload.name, content=content,
+                actor=Actor.from_request(request),
+                filename=upload.name,
+                content=content,
                 dry_run=form.cleaned_data["dry_run"],
             )
             return redirect("clinic:patient_import_detail", pk=job.pk)

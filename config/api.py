@@ -11,7 +11,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import CATALOGUE, error_body
 
-
 _CODE_BY_EXCEPTION = [
     (Http404, "not_found"),
     (DjangoPermissionDenied, "permission_denied"),
@@ -39,7 +38,11 @@ def exception_handler(exc, context):
     details = None
     message = None
     if isinstance(exc, exceptions.ValidationError):
-        details = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        details = (
+            response.data
+            if isinstance(response.data, dict)
+            else {"non_field_errors": response.data}
+        )
     elif isinstance(response.data, dict) and "detail" in response.data:
         message = response.data["detail"]
         details = getattr(exc, "details", None)

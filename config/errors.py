@@ -26,11 +26,21 @@ CATALOGUE: dict[str, ErrorCode] = {
         ErrorCode("not_found", 404, _("No such object, or you may not see it.")),
         ErrorCode("method_not_allowed", 405, _("This URL does not accept that HTTP method.")),
         ErrorCode("not_acceptable", 406, _("The requested media type cannot be produced.")),
-        ErrorCode("unsupported_media_type", 415, _("The request body's media type is not accepted.")),
+        ErrorCode(
+            "unsupported_media_type", 415, _("The request body's media type is not accepted.")
+        ),
         ErrorCode("parse_error", 400, _("The request body could not be parsed.")),
-        ErrorCode("validation_error", 400, _("Some fields are invalid; details lists them per field.")),
-        ErrorCode("break_glass_reason_required", 400, _("Emergency access needs a reason of at least 10 characters.")),
-        ErrorCode("conflict", 409, _("The request conflicts with the current state of the object.")),
+        ErrorCode(
+            "validation_error", 400, _("Some fields are invalid; details lists them per field.")
+        ),
+        ErrorCode(
+            "break_glass_reason_required",
+            400,
+            _("Emergency access needs a reason of at least 10 characters."),
+        ),
+        ErrorCode(
+            "conflict", 409, _("The request conflicts with the current state of the object.")
+        ),
         ErrorCode("throttled", 429, _("Too many requests; retry later.")),
         ErrorCode("server_error", 500, _("An unexpected error occurred; it has been logged.")),
     ]

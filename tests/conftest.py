@@ -74,16 +74,18 @@ def colleague(cardiology):
 
 @pytest.fixture
 def outsider(orthopaedics):
-    user = UserFactory(username="charlie", full_name="赵强", role=Role.DOCTOR,
-                       department=orthopaedics)
+    user = UserFactory(
+        username="charlie", full_name="赵强", role=Role.DOCTOR, department=orthopaedics
+    )
     PractitionerFactory(user=user, department=orthopaedics)
     return user
 
 
 @pytest.fixture
 def admin_user(db):
-    return UserFactory(username="root", full_name="管理员", role=Role.ADMIN, is_staff=True,
-                       is_superuser=True)
+    return UserFactory(
+        username="root", full_name="管理员", role=Role.ADMIN, is_staff=True, is_superuser=True
+    )
 
 
 @pytest.fixture
@@ -114,6 +116,7 @@ def api_as(api):
         api.force_authenticate(user=None)
         api.credentials(**basic_auth(user))
         return api
+
     return login
 
 
@@ -130,6 +133,7 @@ def client_as(client):
         client.logout()
         assert client.login(username=user.username, password=PASSWORD)
         return client
+
     return login
 
 

@@ -86,21 +86,28 @@ def test_an_inactive_user_sees_nothing(owner, patient):
 
 def test_break_the_glass_grants_a_doctor_access_until_it_expires(outsider, patient):
     grant = BreakGlassAccess.objects.create(
-        user=outsider, patient=patient, reason="unconscious in ED",
+        user=outsider,
+        patient=patient,
+        reason="unconscious in ED",
         expires_at=timezone.now() + dt.timedelta(hours=1),
     )
     assert access.patient_get_for_user(user=outsider, patient_id=patient.pk) == patient
     assert access.break_glass_active(user=outsider, patient=patient) == grant
 
     BreakGlassAccess.objects.filter(pk=grant.pk).update(
-        expires_at=timezone.now() - dt.timedelta(seconds=1))
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
     with pytest.raises(Http404):
         access.patient_get_for_user(user=outsider, patient_id=patient.pk)
 
 
 def test_break_the_glass_is_not_flagged_when_a_care_relation_exists(owner, patient):
     BreakGlassAccess.objects.create(
-        user=owner, patient=patient, reason="habit", expires_at=timezone.now() + dt.timedelta(hours=1))
+        user=owner,
+        patient=patient,
+        reason="habit",
+        expires_at=timezone.now() + dt.timedelta(hours=1),
+    )
     assert access.break_glass_active(user=owner, patient=patient) is None
 
 

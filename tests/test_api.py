@@ -63,8 +63,13 @@ def test_the_list_is_paginated(api, admin_user):
 
 
 def test_creating_a_patient_assigns_an_mrn_and_audits(api, receptionist):
-    data = {"name": "陈静", "sex": "female", "birth_date": "1992-03-04",
-            "phone": "13800001111", "id_number": make_id_number(__import__("datetime").date(1992, 3, 4), 7)}
+    data = {
+        "name": "陈静",
+        "sex": "female",
+        "birth_date": "1992-03-04",
+        "phone": "13800001111",
+        "id_number": make_id_number(__import__("datetime").date(1992, 3, 4), 7),
+    }
     response = api.post(reverse("api-patients"), data, format="json", **basic_auth(receptionist))
     assert response.status_code == 201, response.json()
     created = Patient.objects.get(pk=response.json()["id"])
@@ -73,18 +78,33 @@ def test_creating_a_patient_assigns_an_mrn_and_audits(api, receptionist):
 
 
 def test_invalid_fields_come_back_per_field_in_the_users_language(api, receptionist):
-    data = {"name": "陈静", "sex": "female", "birth_date": "1992-03-04",
-            "phone": "123", "id_number": "110105194912310021"}
-    english = api.post(reverse("api-patients"), data, format="json", HTTP_ACCEPT_LANGUAGE="en",
-                       **basic_auth(receptionist))
+    data = {
+        "name": "陈静",
+        "sex": "female",
+        "birth_date": "1992-03-04",
+        "phone": "123",
+        "id_number": "110105194912310021",
+    }
+    english = api.post(
+        reverse("api-patients"),
+        data,
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
+        **basic_auth(receptionist),
+    )
     assert english.status_code == 400
     error = error_of(english)
     assert error["code"] == "validation_error"
     assert set(error["details"]) == {"phone", "id_number"}
     assert "check digit" in error["details"]["id_number"][0]
 
-    chinese = api.post(reverse("api-patients"), data, format="json",
-                       HTTP_ACCEPT_LANGUAGE="zh-hans", **basic_auth(receptionist))
+    chinese = api.post(
+        reverse("api-patients"),
+        data,
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+        **basic_auth(receptionist),
+    )
     assert "校验" in error_of(chinese)["details"]["id_number"][0]
     assert not Patient.objects.exists()
 
@@ -92,9 +112,14 @@ def test_invalid_fields_come_back_per_field_in_the_users_language(api, reception
 def test_a_doctor_adds_an_encounter_through_the_api(api, owner, patient, cardiology):
     response = api.post(
         reverse("api-patient-encounters", args=[patient.pk]),
-        {"kind": "outpatient", "department": cardiology.pk, "chief_complaint": "头痛两天",
-         "diagnosis": "紧张性头痛"},
-        format="json", **basic_auth(owner),
+        {
+            "kind": "outpatient",
+            "department": cardiology.pk,
+            "chief_complaint": "头痛两天",
+            "diagnosis": "紧张性头痛",
+        },
+        format="json",
+        **basic_auth(owner),
     )
     assert response.status_code == 201, response.json()
     assert response.json()["practitioner"] == owner.pk
@@ -105,7 +130,8 @@ def test_a_nurse_may_not_write_an_encounter(api, colleague, patient, cardiology)
     response = api.post(
         reverse("api-patient-encounters", args=[patient.pk]),
         {"kind": "outpatient", "department": cardiology.pk, "chief_complaint": "x"},
-        format="json", **basic_auth(colleague),
+        format="json",
+        **basic_auth(colleague),
     )
     assert response.status_code == 403
     assert error_of(response)["code"] == "permission_denied"
@@ -117,8 +143,13 @@ def test_a_nurse_records_vitals_and_implausible_values_are_refused(api, colleagu
     ok = api.post(url, {"code": "8867-4", "value": "88"}, format="json", **basic_auth(colleague))
     assert ok.status_code == 201, ok.json()
     assert ok.json()["unit"] == "/min"
-    bad = api.post(url, {"code": "8867-4", "value": "880"}, format="json",
-                   HTTP_ACCEPT_LANGUAGE="en", **basic_auth(colleague))
+    bad = api.post(
+        url,
+        {"code": "8867-4", "value": "880"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
+        **basic_auth(colleague),
+    )
     assert bad.status_code == 400
     assert "plausible" in error_of(bad)["details"]["value"][0]
     assert patient.observations.count() == 1
@@ -126,8 +157,12 @@ def test_a_nurse_records_vitals_and_implausible_values_are_refused(api, colleagu
 
 def test_editing_an_encounter_keeps_an_audit_of_changed_fields(api, owner, patient):
     encounter = patient.encounters.get()
-    response = api.patch(reverse("api-encounter", args=[encounter.pk]),
-                         {"diagnosis": "稳定型心绞痛"}, format="json", **basic_auth(owner))
+    response = api.patch(
+        reverse("api-encounter", args=[encounter.pk]),
+        {"diagnosis": "稳定型心绞痛"},
+        format="json",
+        **basic_auth(owner),
+    )
     assert response.status_code == 200
     event = AuditEvent.objects.get(action=AuditAction.UPDATE, object_id=str(encounter.pk))
     assert event.details == {"fields": ["diagnosis"]}
@@ -140,8 +175,12 @@ def test_break_the_glass_needs_a_reason_then_opens_the_chart_flagged(api, outsid
     assert error_of(short)["code"] == "break_glass_reason_required"
     assert not BreakGlassAccess.objects.exists()
 
-    granted = api.post(url, {"reason": "unconscious patient in the emergency room"},
-                       format="json", **basic_auth(outsider))
+    granted = api.post(
+        url,
+        {"reason": "unconscious patient in the emergency room"},
+        format="json",
+        **basic_auth(outsider),
+    )
     assert granted.status_code == 201
     chart = api.get(reverse("api-patient", args=[patient.pk]), **basic_auth(outsider))
     assert chart.status_code == 200
@@ -150,17 +189,23 @@ def test_break_the_glass_needs_a_reason_then_opens_the_chart_flagged(api, outsid
 
 
 def test_a_nurse_cannot_break_the_glass(api, colleague, patient):
-    response = api.post(reverse("api-patient-break-glass", args=[patient.pk]),
-                        {"reason": "curious about this patient"}, format="json",
-                        **basic_auth(colleague))
+    response = api.post(
+        reverse("api-patient-break-glass", args=[patient.pk]),
+        {"reason": "curious about this patient"},
+        format="json",
+        **basic_auth(colleague),
+    )
     assert response.status_code == 404
 
 
 def test_the_audit_trail_api_is_for_admins_only(api, admin_user, owner, patient):
     assert api.get(reverse("api-audit-events"), **basic_auth(owner)).status_code == 403
     api.get(reverse("api-patient", args=[patient.pk]), **basic_auth(owner))
-    body = api.get(reverse("api-audit-events"), {"patient": patient.pk, "action": "view"},
-                   **basic_auth(admin_user)).json()
+    body = api.get(
+        reverse("api-audit-events"),
+        {"patient": patient.pk, "action": "view"},
+        **basic_auth(admin_user),
+    ).json()
     assert body["count"] == 1
     assert body["results"][0]["username"] == "alice"
 

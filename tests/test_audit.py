@@ -11,14 +11,21 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def event(owner, patient):
-    return audit_record(actor=Actor(user=owner, ip="10.0.0.5", user_agent="pytest"),
-                        action=AuditAction.VIEW, obj=patient)
+    return audit_record(
+        actor=Actor(user=owner, ip="10.0.0.5", user_agent="pytest"),
+        action=AuditAction.VIEW,
+        obj=patient,
+    )
 
 
 def test_an_event_records_who_what_whom_and_from_where(event, owner, patient):
     event.refresh_from_db()
     assert (event.user, event.username, event.role) == (owner, "alice", "doctor")
-    assert (event.object_type, event.object_id, event.patient) == ("patient", str(patient.pk), patient)
+    assert (event.object_type, event.object_id, event.patient) == (
+        "patient",
+        str(patient.pk),
+        patient,
+    )
     assert (event.ip, event.user_agent) == ("10.0.0.5", "pytest")
 
 
@@ -67,7 +74,8 @@ def test_a_write_and_its_audit_row_commit_or_roll_back_together(owner, patient):
 
     before = AuditEvent.objects.count()
     with pytest.raises(ValidationError):
-        services.observation_create(actor=Actor(user=owner), patient=patient, code="8867-4",
-                                    value=9999)
+        services.observation_create(
+            actor=Actor(user=owner), patient=patient, code="8867-4", value=9999
+        )
     assert AuditEvent.objects.count() == before
     assert not patient.observations.exists()

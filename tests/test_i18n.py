@@ -17,8 +17,11 @@ def catalogue(path: Path):
 
 
 def test_every_marked_string_has_a_chinese_translation():
-    missing = [m.id for m in catalogue(PO) if m.id and (not m.string or m.fuzzy or (
-        isinstance(m.string, tuple) and not all(m.string)))]
+    missing = [
+        m.id
+        for m in catalogue(PO)
+        if m.id and (not m.string or m.fuzzy or (isinstance(m.string, tuple) and not all(m.string)))
+    ]
     assert missing == []
 
 
@@ -27,13 +30,32 @@ def test_the_catalogue_is_up_to_date_with_the_code(tmp_path):
     if not shutil.which("xgettext"):
         pytest.fail("GNU gettext is needed (apt-get install gettext); .ci/run installs it")
     copy = tmp_path / "src"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(
-        ".venv", "var", ".git", "node_modules", "__pycache__", "*.mo", "tests"))
+    shutil.copytree(
+        ROOT,
+        copy,
+        ignore=shutil.ignore_patterns(
+            ".venv", "var", ".git", "node_modules", "__pycache__", "*.mo", "tests"
+        ),
+    )
     subprocess.run(
-        [sys.executable, "manage.py", "makemessages", "-l", "zh_Hans", "--ignore=var",
-         "--ignore=tests", "-v", "0"],
-        cwd=copy, check=True, env={"PATH": "/usr/bin:/bin", "AIMASS_VAR_DIR": str(tmp_path / "var"),
-                                   "PYTHONPATH": str(copy)},
+        [
+            sys.executable,
+            "manage.py",
+            "makemessages",
+            "-l",
+            "zh_Hans",
+            "--ignore=var",
+            "--ignore=tests",
+            "-v",
+            "0",
+        ],
+        cwd=copy,
+        check=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "AIMASS_VAR_DIR": str(tmp_path / "var"),
+            "PYTHONPATH": str(copy),
+        },
     )
     fresh = {m.id for m in catalogue(copy / "locale/zh_Hans/LC_MESSAGES/django.po") if m.id}
     committed = {m.id for m in catalogue(PO) if m.id}

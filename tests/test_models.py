@@ -27,16 +27,18 @@ def test_a_department_shows_its_name_in_the_active_language(cardiology):
 
 
 def test_a_birth_date_that_disagrees_with_the_id_number_is_refused():
-    patient = PatientFactory.build(birth_date=dt.date(1980, 5, 17),
-                                   id_number=make_id_number(dt.date(1981, 5, 17), 1))
+    patient = PatientFactory.build(
+        birth_date=dt.date(1980, 5, 17), id_number=make_id_number(dt.date(1981, 5, 17), 1)
+    )
     with pytest.raises(ValidationError) as info:
         patient.full_clean()
     assert "birth_date" in info.value.message_dict
 
 
 def test_identifiers_are_normalised_before_saving():
-    patient = PatientFactory.build(phone="+86 139 0000 1111",
-                                   id_number=make_id_number(dt.date(1980, 5, 17), 2).lower())
+    patient = PatientFactory.build(
+        phone="+86 139 0000 1111", id_number=make_id_number(dt.date(1980, 5, 17), 2).lower()
+    )
     patient.full_clean()
     assert patient.phone == "13900001111"
     assert patient.id_number == patient.id_number.upper()

@@ -28,7 +28,9 @@ API = [
 
 
 @pytest.mark.parametrize("name", PAGES + ["clinic:patient_access_log"])
-def test_an_outsider_gets_404_and_no_data_from_every_patient_page(client_as, outsider, patient, name):
+def test_an_outsider_gets_404_and_no_data_from_every_patient_page(
+    client_as, outsider, patient, name
+):
     response = client_as(outsider).get(reverse(name, args=[patient.pk]))
     assert response.status_code == 404
     assert patient.name.encode() not in response.content
@@ -45,11 +47,22 @@ def test_an_outsider_gets_404_and_no_data_from_every_patient_api(api, outsider, 
 
 def test_an_outsider_cannot_open_an_encounter_by_its_own_id(api, client_as, outsider, patient):
     encounter = patient.encounters.get()
-    assert api.get(reverse("api-encounter", args=[encounter.pk]),
-                   **basic_auth(outsider)).status_code == 404
-    assert api.patch(reverse("api-encounter", args=[encounter.pk]), {"diagnosis": "x"},
-                     format="json", **basic_auth(outsider)).status_code == 404
-    page = client_as(outsider).get(reverse("clinic:encounter_edit", args=[patient.pk, encounter.pk]))
+    assert (
+        api.get(reverse("api-encounter", args=[encounter.pk]), **basic_auth(outsider)).status_code
+        == 404
+    )
+    assert (
+        api.patch(
+            reverse("api-encounter", args=[encounter.pk]),
+            {"diagnosis": "x"},
+            format="json",
+            **basic_auth(outsider),
+        ).status_code
+        == 404
+    )
+    page = client_as(outsider).get(
+        reverse("clinic:encounter_edit", args=[patient.pk, encounter.pk])
+    )
     assert page.status_code == 404
     encounter.refresh_from_db()
     assert encounter.diagnosis != "x"

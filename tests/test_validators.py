@@ -44,7 +44,9 @@ def test_it_rejects_bad_id_numbers_with_a_reason(value, code):
     assert info.value.code == code
 
 
-@pytest.mark.parametrize("phone", ["13912345678", "+86 139 1234 5678", "010-12345678", "02112345678"])
+@pytest.mark.parametrize(
+    "phone", ["13912345678", "+86 139 1234 5678", "010-12345678", "02112345678"]
+)
 def test_it_accepts_mobile_and_landline_numbers(phone):
     validate_phone(phone)
 

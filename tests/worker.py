@@ -43,10 +43,28 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     log_path = Path(settings.VAR_DIR) / f"test-worker-{os.getpid()}.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
-         "-Q", "default,gpu,scheduling", "--loglevel", "INFO", "--without-gossip",
-         "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            "default,gpu,scheduling",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -58,9 +76,10 @@ def celery_worker_process(django_db_setup, django_db_blocker):
                     result = app.send_task("config.ping").get(timeout=5)
                 if result.get("pong"):
                     break
-            except Exception:  # noqa: BLE001 - still starting
+            except Exception as exc:  # noqa: BLE001 - still starting
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"worker did not answer: {log_path.read_text()[-3000:]}")
+                    log_tail = log_path.read_text()[-3000:]
+                    raise RuntimeError(f"worker did not answer: {log_tail}") from exc
         yield proc
     finally:
         proc.terminate()
