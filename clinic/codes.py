@@ -14,6 +14,14 @@ class ObservationCode:
     low: float  # plausible range: values outside are refused as typing errors
     high: float
 
+    @property
+    def label_unit(self) -> str:
+        """The unit as people write it (the stored ``unit`` is UCUM)."""
+        return _UNIT_LABELS.get(self.unit, self.unit)
+
+
+_UNIT_LABELS = {"Cel": "°C", "10*9/L": "×10⁹/L", "umol/L": "μmol/L"}
+
 
 OBSERVATION_CODES: dict[str, ObservationCode] = {
     c.code: c

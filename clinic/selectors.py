@@ -48,48 +48,61 @@ class VitalSeries:
     unit: str
     points: list  # (effective_at, value), oldest first
     polyline: str  # SVG points in a CHART_WIDTH x CHART_HEIGHT box
+    dots: list  # (x, y, effective_at, value) for each measurement
     low: float
     high: float
     latest: float
+    start: object  # the shared time axis
+    end: object
 
 
 CHART_WIDTH, CHART_HEIGHT = 600, 80
+CHART_MAX_POINTS = 500
 
 
 def patient_vitals(*, patient: Patient) -> list[VitalSeries]:
-    """Each charted vital as an SVG polyline with its own value range on a shared time axis."""
+    """The most recent vitals, each as an SVG polyline with its own value range on a shared
+    time axis."""
     observations = list(
-        patient.observations.filter(code__in=VITAL_CHART_CODES).order_by("effective_at")[:500]
-    )
+        patient.observations.filter(code__in=VITAL_CHART_CODES).order_by("-effective_at")[
+            :CHART_MAX_POINTS
+        ]
+    )[::-1]
     if not observations:
         return []
-    left = observations[0].effective_at
-    span = (observations[-1].effective_at - left).total_seconds() or 1
+    left, right = observations[0].effective_at, observations[-1].effective_at
+    span = (right - left).total_seconds() or 1
     series = []
     for code in VITAL_CHART_CODES:
         pts = [(o.effective_at, float(o.value)) for o in observations if o.code == code]
         if not pts:
             continue
         values = [v for _, v in pts]
-        low, high = min(values), max(values)
-        pad = (high - low) * 0.1 or 1
-        low, high = low - pad, high + pad
-        coords = " ".join(
-            f"{(t - left).total_seconds() / span * CHART_WIDTH:.1f},"
-            f"{CHART_HEIGHT - (v - low) / (high - low) * CHART_HEIGHT:.1f}"
+        pad = (max(values) - min(values)) * 0.1 or 1
+        low, high = min(values) - pad, max(values) + pad
+        dots = [
+            (
+                f"{(t - left).total_seconds() / span * CHART_WIDTH:.1f}",
+                f"{CHART_HEIGHT - (v - low) / (high - low) * CHART_HEIGHT:.1f}",
+                t,
+                v,
+            )
             for t, v in pts
-        )
+        ]
         known = OBSERVATION_CODES[code]
         series.append(
             VitalSeries(
-                code,
-                str(known.display),
-                known.unit,
-                pts,
-                coords,
-                round(low, 1),
-                round(high, 1),
-                pts[-1][1],
+                code=code,
+                display=str(known.display),
+                unit=known.label_unit,
+                points=pts,
+                polyline=" ".join(f"{x},{y}" for x, y, _, _ in dots),
+                dots=dots,
+                low=round(low, 1),
+                high=round(high, 1),
+                latest=pts[-1][1],
+                start=left,
+                end=right,
             )
         )
     return series
