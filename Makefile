@@ -28,7 +28,7 @@ static: install
 
 run: install messages
 	$(BIN)/python manage.py migrate --noinput -v 1
-	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo > var/seed_demo.log && echo "Demo data ready (var/seed_demo.log)."
 	PORT=$(PORT) scripts/run.sh
 
 test: install messages
