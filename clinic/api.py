@@ -78,21 +78,7 @@ class PatientSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Patient
-        fields = [
-            "id",
-            "mrn",
-            "name",
-            "sex",
-            "birth_date",
-            "age",
-            "phone",
-            "id_number",
-            "address",
-            "emergency_contact_name",
-            "emergency_contact_phone",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "mrn", *services.PATIENT_FIELDS, "age", "created_at", "updated_at"]
         read_only_fields = ["id", "mrn", "created_at", "updated_at"]
 
 
@@ -102,18 +88,8 @@ class EncounterSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "patient",
-            "kind",
-            "started_at",
-            "department",
             "practitioner",
-            "chief_complaint",
-            "present_illness",
-            "past_history",
-            "allergy_history",
-            "physical_exam",
-            "lab_summary",
-            "diagnosis",
-            "treatment_plan",
+            *services.ENCOUNTER_FIELDS,
             "created_at",
             "updated_at",
         ]

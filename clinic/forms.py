@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .codes import OBSERVATION_CODES
 from .models import AllergyIntolerance, AuditAction, Condition, Encounter, Patient
+from .services import ENCOUNTER_FIELDS, PATIENT_FIELDS
 
 
 class DateInput(forms.DateInput):
@@ -25,35 +26,14 @@ class DateTimeInput(forms.DateTimeInput):
 class PatientForm(forms.ModelForm):
     class Meta:
         model = Patient
-        fields = [
-            "name",
-            "sex",
-            "birth_date",
-            "phone",
-            "id_number",
-            "address",
-            "emergency_contact_name",
-            "emergency_contact_phone",
-        ]
+        fields = list(PATIENT_FIELDS)
         widgets = {"birth_date": DateInput()}
 
 
 class EncounterForm(forms.ModelForm):
     class Meta:
         model = Encounter
-        fields = [
-            "kind",
-            "started_at",
-            "department",
-            "chief_complaint",
-            "present_illness",
-            "past_history",
-            "allergy_history",
-            "physical_exam",
-            "lab_summary",
-            "diagnosis",
-            "treatment_plan",
-        ]
+        fields = list(ENCOUNTER_FIELDS)
         widgets = {
             "started_at": DateTimeInput(),
             **{
