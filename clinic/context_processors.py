@@ -13,6 +13,8 @@ _NAV = [
     ),
     (_("Register patient"), "clinic:patient_create", (Role.ADMIN, Role.RECEPTIONIST, Role.NURSE)),
     (_("Import patients"), "clinic:patient_import", (Role.ADMIN,)),
+    (_("Studies"), "imaging:study_list", (Role.ADMIN, Role.DOCTOR, Role.NURSE)),
+    (_("Upload studies"), "imaging:study_upload", (Role.ADMIN, Role.DOCTOR, Role.NURSE)),
     (_("Audit trail"), "clinic:audit_search", (Role.ADMIN,)),
     (_("Staff directory"), "clinic:staff_directory", (Role.ADMIN, Role.SCHEDULER)),
     (_("API docs"), "api-docs", (Role.ADMIN,)),

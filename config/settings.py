@@ -106,6 +106,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # test process so two test runs on one machine do not clobber each other.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-aimass-{os.getpid()}.sqlite3")}
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Writers take the lock when their transaction starts, so concurrent ingests queue up
+    # instead of failing with "database is locked" when a read lock cannot be upgraded.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -151,6 +154,11 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 WHITENOISE_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # DICOM files: written atomically (temp file + rename), never overwritten.
+    "dicom": {
+        "BACKEND": "imaging.storage.AtomicFileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT / "dicom")},
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
@@ -234,6 +242,14 @@ LOGGING = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Imaging ----------------------------------------------------------------------------------
+# Seconds without a new instance after which a study counts as complete ("study stable").
+STABLE_SECONDS = env.float("STABLE_SECONDS", default=10.0)
+# Largest STOW-RS request body accepted, in bytes (413 above it).
+DICOMWEB_MAX_UPLOAD_BYTES = env.int("DICOMWEB_MAX_UPLOAD_BYTES", default=2 * 1024**3)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=50 * 1024**2)
+DICOM_AE_TITLE = env.str("DICOM_AE_TITLE", default="AIMASS")
 
 # --- Clinic -----------------------------------------------------------------------------------
 BREAK_GLASS_HOURS = env.int("BREAK_GLASS_HOURS", default=4)

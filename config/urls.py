@@ -17,8 +17,10 @@ urlpatterns = [
     path("api/v1/errors/", api.ErrorCatalogueView.as_view(), name="api-errors"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("dicomweb/", include("imaging.dicomweb.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("", include("imaging.urls")),
     path("", include("clinic.urls")),
 ]
 

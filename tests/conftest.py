@@ -5,6 +5,7 @@
 - ``outsider``: Dr Charlie in another department, no relation: must get 404 and no data.
 """
 
+import copy
 import os
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from clinic.models import Role
+from imaging.storage import dicom_storage
 
 from .factories import (
     PASSWORD,
@@ -138,3 +140,31 @@ def client_as(client):
 
 
 from .worker import celery_worker_process  # noqa: E402,F401  (fixture)
+
+
+@pytest.fixture(autouse=True)
+def dicom_storage_dir(settings, tmp_path):
+    """Point the "dicom" storage (and MEDIA_ROOT) at tmp_path; returns the DICOM directory.
+
+    Django's ``storages`` handler caches backends; assigning STORAGES through the ``settings``
+    fixture sends ``setting_changed``, whose handler (django.test.signals.storages_changed)
+    empties that cache on the way in and out. The assert catches a Django that stops doing so.
+    """
+    location = tmp_path / "dicom"
+    location.mkdir()
+    storages = copy.deepcopy(settings.STORAGES)
+    storages["dicom"].setdefault("OPTIONS", {})["location"] = str(location)
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.STORAGES = storages
+    assert dicom_storage().location == str(location)
+    return location
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dicomweb_caches():
+    """The DICOMweb views cache immutable rows per process; each test has a fresh database."""
+    from imaging.dicomweb.lookup import clear_caches
+
+    clear_caches()
+    yield
+    clear_caches()

@@ -39,6 +39,9 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
         "PYTHONUNBUFFERED": "1",
+        # Study-stability tests wait this long; they set the same in the test process.
+        "STABLE_SECONDS": "1",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
     log_path = Path(settings.VAR_DIR) / f"test-worker-{os.getpid()}.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below

@@ -1,0 +1,89 @@
+"""Frame byte ranges inside a stored file, and reading them back with nothing but seek + read."""
+
+import os
+import struct
+from dataclasses import dataclass
+
+ITEM = 0xE000FFFE  # (FFFE,E000) read as one little-endian uint32: group first, then element
+SEQUENCE_DELIMITER = 0xE0DDFFFE
+_FRAME_STARTS = (b"\xff\xd8", b"\xff\x4f\xff\x51", b"\x00\x00\x00\x0cjP")  # JPEG, J2K, JP2
+
+
+@dataclass(frozen=True)
+class FrameLocation:
+    """The frame's bytes are these (offset, length) ranges of the file, concatenated."""
+
+    fragments: tuple[tuple[int, int], ...]
+
+
+def read_frame(path: str | os.PathLike, location: FrameLocation) -> bytes:
+    with open(path, "rb") as f:
+        if len(location.fragments) == 1:
+            offset, length = location.fragments[0]
+            f.seek(offset)
+            return f.read(length)
+        chunks = []
+        for offset, length in location.fragments:
+            f.seek(offset)
+            chunks.append(f.read(length))
+        return b"".join(chunks)
+
+
+def encapsulated_frames(path: str, offset: int, size: int, count: int) -> list[FrameLocation]:
+    """Map the fragments of encapsulated pixel data starting at ``offset`` to ``count`` frames
+    (PS3.5 A.4): by the Basic Offset Table, one fragment per frame, or frame-start markers."""
+    from .parse import InvalidDicom
+
+    with open(path, "rb") as f:
+        f.seek(offset)
+        header = f.read(8)
+        if len(header) < 8:
+            raise InvalidDicom("truncated", "The encapsulated pixel data ends too early.")
+        tag, length = struct.unpack("<II", header)
+        if tag != ITEM:
+            raise InvalidDicom("not_dicom", "Encapsulated pixel data lacks its offset table.")
+        bot = f.read(length)
+        offsets = list(struct.unpack(f"<{length // 4}I", bot)) if length else []
+        first_item = offset + 8 + length
+        fragments = []  # (item start relative to first fragment item, value offset, length)
+        position = first_item
+        while True:
+            header = f.read(8)
+            if len(header) < 8:
+                raise InvalidDicom("truncated", "The encapsulated pixel data ends too early.")
+            tag, length = struct.unpack("<II", header)
+            if tag == SEQUENCE_DELIMITER:
+                break
+            if tag != ITEM:
+                raise InvalidDicom("not_dicom", "Unexpected element inside pixel data items.")
+            if position + 8 + length > size:
+                raise InvalidDicom("truncated", "A pixel data fragment runs past the end.")
+            fragments.append((position - first_item, position + 8, length))
+            position += 8 + length
+            f.seek(position)
+        if not fragments:
+            raise InvalidDicom("truncated", "The encapsulated pixel data holds no fragments.")
+        if count == 1:
+            groups = [fragments]
+        elif offsets and len(offsets) == count:
+            groups = [[fr for fr in fragments if start <= fr[0] < end]
+                      for start, end in zip(offsets, [*offsets[1:], 1 << 62], strict=True)]
+        elif len(fragments) == count:
+            groups = [[fr] for fr in fragments]
+        else:
+            groups = _group_by_markers(f, fragments, count)
+    if len(groups) != count or any(not g for g in groups):
+        raise InvalidDicom("unsupported", "Cannot tell which fragments make up which frame.")
+    return [FrameLocation(tuple((o, n) for _, o, n in group)) for group in groups]
+
+
+def _group_by_markers(f, fragments, count):
+    groups: list[list] = []
+    for fragment in fragments:
+        f.seek(fragment[1])
+        head = f.read(8)
+        if not groups or head.startswith(_FRAME_STARTS):
+            groups.append([fragment])
+        else:
+            groups[-1].append(fragment)
+    return groups if len(groups) == count else []

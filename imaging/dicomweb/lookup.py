@@ -1,0 +1,139 @@
+"""Shared by the DICOMweb views: URLs, JSON responses, and finding what a user may see
+(with the per-process caches that keep frame requests cheap)."""
+
+import json
+import time
+from collections import OrderedDict
+
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpResponse
+
+from clinic.audit import Actor, audit_record
+from clinic.models import AuditAction
+
+from .. import access
+from ..models import Instance, Study
+
+DICOM_JSON = "application/dicom+json"
+IMMUTABLE = "private, max-age=31536000, immutable"  # private: the bytes are patient data
+
+
+def base_url(request) -> str:
+    return request.build_absolute_uri("/dicomweb").rstrip("/")
+
+
+def json_response(data, status=200) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(data, separators=(",", ":"), ensure_ascii=False),
+        status=status,
+        content_type=DICOM_JSON,
+    )
+
+
+# --- Access, cached per process for frame-rate requests -----------------------------------------
+
+_ALLOWED: "OrderedDict[tuple[int, int], float]" = OrderedDict()
+_ALLOWED_TTL = 30.0
+
+
+def study_allowed(user, study_id: int) -> bool:
+    """Whether ``user`` may see the study; positive answers are remembered briefly so a viewer
+    fetching hundreds of frames does not re-run the care-relation query for each."""
+    key = (user.pk, study_id)
+    now = time.monotonic()
+    if _ALLOWED.get(key, 0) > now:
+        return True
+    allowed = access.studies_visible_to(user).filter(pk=study_id).exists()
+    if allowed:
+        _ALLOWED[key] = now + _ALLOWED_TTL
+        while len(_ALLOWED) > 10_000:
+            _ALLOWED.popitem(last=False)
+    return allowed
+
+
+def audit_retrieve(request, study: Study) -> None:
+    """One audit row per study per user session (or per API credential), not per frame."""
+    session = getattr(request, "session", None)
+    session_key = session.session_key if session is not None and session.session_key else "api"
+    key = f"audit:dicomweb:{request.user.pk}:{session_key}:{study.pk}"
+    if cache.add(key, 1, timeout=8 * 3600):
+        with transaction.atomic():
+            audit_record(
+                actor=Actor.from_request(request),
+                action=AuditAction.VIEW,
+                obj=study,
+                patient=study.patient,
+                details={"via": "dicomweb"},
+            )
+
+
+_INSTANCES: "OrderedDict[str, Instance]" = OrderedDict()
+_INSTANCES_MAX = 20_000
+
+
+def instance_for_user(request, study_uid, series_uid, sop_uid) -> Instance | None:
+    """The instance, if the user may see it. Stored instances never change, so their index rows
+    are kept in a per-process LRU: a viewer's frame requests then cost no query at all."""
+    instance = _INSTANCES.get(sop_uid)
+    if instance is None:
+        instance = (
+            Instance.objects.select_related("series__study")
+            .filter(sop_uid=sop_uid)
+            .order_by()
+            .first()
+        )
+        if instance is None:
+            return None
+        _INSTANCES[sop_uid] = instance
+        while len(_INSTANCES) > _INSTANCES_MAX:
+            _INSTANCES.popitem(last=False)
+    else:
+        try:
+            _INSTANCES.move_to_end(sop_uid)
+        except KeyError:  # evicted by another thread meanwhile: harmless
+            pass
+    series = instance.series
+    if series.series_uid != series_uid or series.study.study_uid != study_uid:
+        return None
+    if not study_allowed(request.user, series.study_id):
+        return None
+    audit_retrieve(request, series.study)
+    return instance
+
+
+def instances_for_user(request, study_uid, series_uid=None):
+    study = access.studies_visible_to(request.user).filter(study_uid=study_uid).first()
+    if study is None:
+        return None, []
+    instances = Instance.objects.filter(series__study=study).select_related("series")
+    if series_uid is not None:
+        instances = instances.filter(series__series_uid=series_uid)
+    instances = list(
+        instances.order_by("series__series_number", "series_id", "instance_number", "id")
+    )
+    if not instances:
+        return None, []
+    audit_retrieve(request, study)
+    return study, instances
+
+
+def etag(instance: Instance, suffix: str = "") -> str:
+    return f'"{instance.sha256[:32]}{suffix}"'
+
+
+def not_modified(request, etag: str) -> bool:
+    return request.headers.get("If-None-Match") == etag
+
+
+NOT_FOUND = ("not_found", 404, "No such study, series or instance, or you may not see it.")
+
+
+def clear_caches() -> None:
+    """Forget cached instances, access answers and Basic credentials (tests reset the database
+    under a running process; production never needs this)."""
+    from .http import CachedBasicAuthentication
+
+    _INSTANCES.clear()
+    _ALLOWED.clear()
+    CachedBasicAuthentication._cache.clear()

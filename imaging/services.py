@@ -1,0 +1,223 @@
+"""Ingest: the one way DICOM instances enter the store, behind STOW-RS, C-STORE and the upload
+page. Each instance is validated, written atomically, indexed and matched to a patient; a
+session writes one audit row per study it touched."""
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from clinic.audit import Actor, audit_record
+from clinic.models import AuditAction, Patient
+
+from . import stability
+from .dicom import InvalidDicom, ParsedInstance, ensure_part10, parse_instance
+from .models import Instance, Series, Study
+from .storage import dicom_storage
+
+STORED, DUPLICATE, CONFLICT, FAILED = "stored", "duplicate", "conflict", "failed"
+
+
+@dataclass
+class IngestResult:
+    status: str  # stored | duplicate | conflict | failed
+    sop_uid: str = ""
+    sop_class_uid: str = ""
+    study_uid: str = ""
+    code: str = ""  # why it failed: not_dicom, truncated, missing_uid, sop_instance_conflict, ...
+    message: str = ""
+    instance_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (STORED, DUPLICATE)
+
+
+@dataclass
+class IngestSession:
+    """Ingest many instances for one actor; ``close()`` audits once per study touched."""
+
+    actor: Actor
+    source: str  # "stow", "c-store:<calling AE>", "upload"
+    studies: dict = field(default_factory=dict)  # study pk -> (patient id, count)
+
+    def __enter__(self) -> "IngestSession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def ingest(self, data: bytes, *, transfer_syntax_uid: str | None = None) -> IngestResult:
+        try:
+            data = ensure_part10(data, transfer_syntax_uid=transfer_syntax_uid)
+        except InvalidDicom as exc:
+            return IngestResult(FAILED, code=exc.code, message=exc.message)
+        storage = dicom_storage()
+        incoming = _incoming_dir(storage)
+        fd, tmp_path = tempfile.mkstemp(dir=incoming, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                tmp.write(data)
+            try:
+                parsed = parse_instance(tmp_path)
+            except InvalidDicom as exc:
+                return IngestResult(FAILED, code=exc.code, message=exc.message)
+            sha256 = hashlib.sha256(data).hexdigest()
+            result = IngestResult(
+                STORED, sop_uid=parsed.sop_uid, sop_class_uid=parsed.sop_class_uid,
+                study_uid=parsed.study_uid,
+            )
+            existing = Instance.objects.filter(sop_uid=parsed.sop_uid).values("id", "sha256")
+            if existing:
+                return _same_or_conflict(result, existing[0], sha256)
+            name = _storage_name(parsed, sha256)
+            _store(storage, name, tmp_path)
+            try:
+                instance = _index(parsed, name=name, size=len(data), sha256=sha256)
+            except IntegrityError:
+                # Another request stored this SOP Instance UID between our check and insert.
+                existing = Instance.objects.filter(sop_uid=parsed.sop_uid).values("id", "sha256")
+                return _same_or_conflict(result, existing[0], sha256)
+            except BaseException:
+                storage.delete(name)
+                raise
+        finally:
+            if os.path.exists(tmp_path):
+                os.unlink(tmp_path)
+        result.instance_id = instance.pk
+        study = instance.series.study
+        _, count = self.studies.get(study.pk, (study.patient_id, 0))
+        self.studies[study.pk] = (study.patient_id, count + 1)
+        return result
+
+    def close(self) -> None:
+        """One audit row per study: who stored how many instances, from where."""
+        if not self.studies:
+            return
+        with transaction.atomic():
+            for study in Study.objects.filter(pk__in=self.studies).select_related("patient"):
+                _, count = self.studies[study.pk]
+                audit_record(
+                    actor=self.actor, action=AuditAction.CREATE, obj=study, patient=study.patient,
+                    details={"source": self.source, "instances": count},
+                    username=self.source,
+                )
+        self.studies = {}
+
+
+def _same_or_conflict(result: IngestResult, existing: dict, sha256: str) -> IngestResult:
+    result.instance_id = existing["id"]
+    if existing["sha256"] == sha256:
+        result.status = DUPLICATE
+    else:
+        result.status, result.code = CONFLICT, "sop_instance_conflict"
+        result.message = "An instance with this SOP Instance UID and different content is stored."
+    return result
+
+
+def _incoming_dir(storage) -> str:
+    if isinstance(storage, FileSystemStorage):
+        path = storage.path(".incoming")
+    else:
+        path = os.path.join(tempfile.gettempdir(), "aimass-incoming")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _storage_name(parsed: ParsedInstance, sha256: str) -> str:
+    # Content-addressed: a different file for the same UID never overwrites the stored one.
+    return f"{parsed.study_uid}/{parsed.series_uid}/{parsed.sop_uid}.{sha256[:16]}.dcm"
+
+
+def _store(storage, name: str, tmp_path: str) -> None:
+    if isinstance(storage, FileSystemStorage):
+        final = storage.path(name)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.chmod(tmp_path, 0o640)
+        os.replace(tmp_path, final)  # same file system: atomic
+    else:
+        with open(tmp_path, "rb") as f:
+            storage.save(name, File(f))
+
+
+def _match_patient(patient_id: str) -> Patient | None:
+    if not patient_id:
+        return None
+    return Patient.objects.filter(mrn=patient_id).first()
+
+
+@transaction.atomic
+def _index(parsed: ParsedInstance, *, name: str, size: int, sha256: str) -> Instance:
+    now = timezone.now()
+    study, _ = Study.objects.get_or_create(
+        study_uid=parsed.study_uid,
+        defaults=dict(
+            patient=_match_patient(parsed.patient_id),
+            dicom_patient_id=parsed.patient_id,
+            patient_name=parsed.patient_name,
+            patient_birth_date=parsed.patient_birth_date,
+            patient_sex=parsed.patient_sex,
+            study_date=parsed.study_date,
+            study_time=parsed.study_time,
+            accession_number=parsed.accession_number,
+            study_id=parsed.study_id,
+            study_description=parsed.study_description,
+            referring_physician_name=parsed.referring_physician_name,
+            created_at=now,
+        ),
+    )
+    series, series_created = Series.objects.get_or_create(
+        series_uid=parsed.series_uid,
+        defaults=dict(
+            study=study,
+            modality=parsed.modality,
+            series_number=parsed.series_number,
+            series_description=parsed.series_description,
+            body_part_examined=parsed.body_part_examined,
+            created_at=now,
+        ),
+    )
+    instance = Instance.objects.create(
+        sop_uid=parsed.sop_uid,
+        series=series,
+        sop_class_uid=parsed.sop_class_uid,
+        instance_number=parsed.instance_number,
+        number_of_frames=parsed.number_of_frames,
+        rows=parsed.rows,
+        columns=parsed.columns,
+        transfer_syntax_uid=parsed.transfer_syntax_uid,
+        file=name,
+        size=size,
+        sha256=sha256,
+        frames=[[list(r) for r in f.fragments] for f in parsed.frames],
+        bulkdata={k: list(v) for k, v in parsed.bulkdata.items()},
+        metadata=json.dumps(parsed.metadata, separators=(",", ":")),
+        created_at=now,
+    )
+    Series.objects.filter(pk=series.pk).update(number_of_instances=F("number_of_instances") + 1)
+    study_changes = dict(
+        number_of_instances=F("number_of_instances") + 1,
+        last_received_at=now,
+        revision=F("revision") + 1,
+    )
+    if series_created:
+        study_changes["number_of_series"] = F("number_of_series") + 1
+        modalities = [m for m in study.modalities.split("\\") if m]
+        if parsed.modality and parsed.modality not in modalities:
+            # Re-read under lock so two new series of a study do not lose a modality.
+            locked = Study.objects.select_for_update().only("modalities").get(pk=study.pk)
+            modalities = [m for m in locked.modalities.split("\\") if m]
+            if parsed.modality not in modalities:
+                study_changes["modalities"] = "\\".join([*modalities, parsed.modality])
+    Study.objects.filter(pk=study.pk).update(**study_changes)
+    stability.study_changed(study_id=study.pk)
+    instance.series = series
+    series.study = study
+    return instance
