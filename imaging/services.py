@@ -71,20 +71,24 @@ class IngestSession:
                 return IngestResult(FAILED, code=exc.code, message=exc.message)
             sha256 = hashlib.sha256(data).hexdigest()
             result = IngestResult(
-                STORED, sop_uid=parsed.sop_uid, sop_class_uid=parsed.sop_class_uid,
+                STORED,
+                sop_uid=parsed.sop_uid,
+                sop_class_uid=parsed.sop_class_uid,
                 study_uid=parsed.study_uid,
             )
-            existing = Instance.objects.filter(sop_uid=parsed.sop_uid).values("id", "sha256")
-            if existing:
-                return _same_or_conflict(result, existing[0], sha256)
+            # No "does it exist?" query first: the unique SOP Instance UID decides, below.
             name = _storage_name(parsed, sha256)
             _store(storage, name, tmp_path)
             try:
                 instance = _index(parsed, name=name, size=len(data), sha256=sha256)
             except IntegrityError:
-                # Another request stored this SOP Instance UID between our check and insert.
-                existing = Instance.objects.filter(sop_uid=parsed.sop_uid).values("id", "sha256")
-                return _same_or_conflict(result, existing[0], sha256)
+                # Already stored (resent, or stored by a concurrent request meanwhile).
+                existing = Instance.objects.filter(sop_uid=parsed.sop_uid).values(
+                    "id", "sha256", "file"
+                )[0]
+                if existing["file"] != name:
+                    storage.delete(name)  # different bytes: keep only the stored original
+                return _same_or_conflict(result, existing, sha256)
             except BaseException:
                 storage.delete(name)
                 raise
@@ -105,7 +109,10 @@ class IngestSession:
             for study in Study.objects.filter(pk__in=self.studies).select_related("patient"):
                 _, count = self.studies[study.pk]
                 audit_record(
-                    actor=self.actor, action=AuditAction.CREATE, obj=study, patient=study.patient,
+                    actor=self.actor,
+                    action=AuditAction.CREATE,
+                    obj=study,
+                    patient=study.patient,
                     details={"source": self.source, "instances": count},
                     username=self.source,
                 )
@@ -153,26 +160,36 @@ def _match_patient(patient_id: str) -> Patient | None:
     return Patient.objects.filter(mrn=patient_id).first()
 
 
+def _study_create(parsed: ParsedInstance, now) -> Study:
+    """A new study, matched to a patient by PatientID (looked up once per study, not per
+    instance); a concurrent creator of the same study wins and its row is used."""
+    try:
+        with transaction.atomic():
+            return Study.objects.create(
+                study_uid=parsed.study_uid,
+                patient=_match_patient(parsed.patient_id),
+                dicom_patient_id=parsed.patient_id,
+                patient_name=parsed.patient_name,
+                patient_birth_date=parsed.patient_birth_date,
+                patient_sex=parsed.patient_sex,
+                study_date=parsed.study_date,
+                study_time=parsed.study_time,
+                accession_number=parsed.accession_number,
+                study_id=parsed.study_id,
+                study_description=parsed.study_description,
+                referring_physician_name=parsed.referring_physician_name,
+                created_at=now,
+            )
+    except IntegrityError:
+        return Study.objects.get(study_uid=parsed.study_uid)
+
+
 @transaction.atomic
 def _index(parsed: ParsedInstance, *, name: str, size: int, sha256: str) -> Instance:
     now = timezone.now()
-    study, _ = Study.objects.get_or_create(
-        study_uid=parsed.study_uid,
-        defaults=dict(
-            patient=_match_patient(parsed.patient_id),
-            dicom_patient_id=parsed.patient_id,
-            patient_name=parsed.patient_name,
-            patient_birth_date=parsed.patient_birth_date,
-            patient_sex=parsed.patient_sex,
-            study_date=parsed.study_date,
-            study_time=parsed.study_time,
-            accession_number=parsed.accession_number,
-            study_id=parsed.study_id,
-            study_description=parsed.study_description,
-            referring_physician_name=parsed.referring_physician_name,
-            created_at=now,
-        ),
-    )
+    study = Study.objects.filter(study_uid=parsed.study_uid).first()
+    if study is None:
+        study = _study_create(parsed, now)
     series, series_created = Series.objects.get_or_create(
         series_uid=parsed.series_uid,
         defaults=dict(
