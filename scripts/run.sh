@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts the web server and a Celery worker consuming every queue; Ctrl-C (or SIGTERM) stops
-# both, and if either dies the other is stopped too.
+# Starts the web server, a Celery worker consuming every queue and the DICOM C-STORE SCP;
+# Ctrl-C (or SIGTERM) stops all three, and if one dies the others are stopped too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PORT="${PORT:-8000}"
@@ -11,11 +11,13 @@ BIN=.venv/bin
 worker=$!
 "$BIN/python" manage.py runserver "127.0.0.1:${PORT}" --noreload &
 web=$!
+"$BIN/python" manage.py dicom_scp --port "${DICOM_PORT:-11112}" --ae-title "${DICOM_AE_TITLE:-AIMASS}" &
+scp=$!
 
 stop() {
     trap - EXIT INT TERM
-    kill -TERM "$web" "$worker" 2>/dev/null
-    wait "$web" "$worker" 2>/dev/null
+    kill -TERM "$web" "$worker" "$scp" 2>/dev/null
+    wait "$web" "$worker" "$scp" 2>/dev/null
     echo "AI Mass stopped."
 }
 trap stop EXIT INT TERM
@@ -23,6 +25,7 @@ trap stop EXIT INT TERM
 sleep 2
 "$BIN/python" manage.py seed_demo --logins-only
 echo
-echo "AI Mass is running at http://127.0.0.1:${PORT}/  (Ctrl-C stops the server and the worker)"
+echo "AI Mass is running at http://127.0.0.1:${PORT}/  (Ctrl-C stops everything)"
+echo "DICOMweb: http://127.0.0.1:${PORT}/dicomweb   C-STORE: AE ${DICOM_AE_TITLE:-AIMASS} on port ${DICOM_PORT:-11112}"
 echo
-wait -n "$web" "$worker"
+wait -n "$web" "$worker" "$scp"
