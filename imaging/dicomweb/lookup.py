@@ -13,7 +13,7 @@ from clinic.audit import Actor, audit_record
 from clinic.models import AuditAction
 
 from .. import access
-from ..models import Instance, Study
+from ..models import Instance, Series, Study
 
 DICOM_JSON = "application/dicom+json"
 IMMUTABLE = "private, max-age=31536000, immutable"  # private: the bytes are patient data
@@ -52,12 +52,16 @@ def study_allowed(user, study_id: int) -> bool:
     return allowed
 
 
-def audit_retrieve(request, study: Study) -> None:
-    """One audit row per study per user session (or per API credential), not per frame."""
+def audit_retrieve(request, study: Study | int) -> None:
+    """One audit row per study per user session (or per API credential), not per frame.
+    ``study`` may be a primary key: the row is then loaded only when an audit row is due."""
     session = getattr(request, "session", None)
     session_key = session.session_key if session is not None and session.session_key else "api"
-    key = f"audit:dicomweb:{request.user.pk}:{session_key}:{study.pk}"
+    study_id = study if isinstance(study, int) else study.pk
+    key = f"audit:dicomweb:{request.user.pk}:{session_key}:{study_id}"
     if cache.add(key, 1, timeout=8 * 3600):
+        if isinstance(study, int):
+            study = Study.objects.select_related("patient").get(pk=study)
         with transaction.atomic():
             audit_record(
                 actor=Actor.from_request(request),
@@ -129,11 +133,47 @@ def not_modified(request, etag: str) -> bool:
 NOT_FOUND = ("not_found", 404, "No such study, series or instance, or you may not see it.")
 
 
+_METADATA: "OrderedDict[tuple, bytes]" = OrderedDict()
+_METADATA_BUDGET = 64 * 1024 * 1024  # bytes of cached series metadata per process
+
+
+def series_metadata(request, study_uid: str, series_uid: str) -> bytes | None:
+    """The series' metadata JSON, cached per process until the series changes (the key holds
+    its instance count, which every ingest into it bumps in the same transaction)."""
+    row = (
+        Series.objects.filter(series_uid=series_uid, study__study_uid=study_uid)
+        .values("pk", "study_id", "number_of_instances")
+        .first()
+    )
+    if row is None or not study_allowed(request.user, row["study_id"]):
+        return None
+    base = base_url(request)
+    key = (row["pk"], row["number_of_instances"], base)
+    body = _METADATA.get(key)
+    if body is None:
+        prefix = f"{base}/studies/{study_uid}/series/{series_uid}/instances/"
+        parts = [
+            metadata.replace("{bulk}/", f"{prefix}{sop_uid}/bulkdata/")
+            for sop_uid, metadata in Instance.objects.filter(series_id=row["pk"])
+            .order_by("instance_number", "id")
+            .values_list("sop_uid", "metadata")
+        ]
+        if not parts:
+            return None
+        body = ("[" + ",".join(parts) + "]").encode()
+        _METADATA[key] = body
+        while sum(len(b) for b in _METADATA.values()) > _METADATA_BUDGET and len(_METADATA) > 1:
+            _METADATA.popitem(last=False)
+    audit_retrieve(request, row["study_id"])
+    return body
+
+
 def clear_caches() -> None:
     """Forget cached instances, access answers and Basic credentials (tests reset the database
     under a running process; production never needs this)."""
     from .http import CachedBasicAuthentication
 
     _INSTANCES.clear()
+    _METADATA.clear()
     _ALLOWED.clear()
     CachedBasicAuthentication._cache.clear()

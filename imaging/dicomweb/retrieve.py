@@ -28,6 +28,7 @@ from .lookup import (
     instance_for_user,
     instances_for_user,
     not_modified,
+    series_metadata,
 )
 from .store import StudiesView
 
@@ -106,6 +107,11 @@ class RetrieveView(DicomWebView):
 class MetadataView(DicomWebView):
     def get(self, request, study_uid, series_uid=None, sop_uid=None):
         base = base_url(request)
+        if series_uid and not sop_uid:
+            body = series_metadata(request, study_uid, series_uid)
+            if body is None:
+                return error(*NOT_FOUND)
+            return HttpResponse(body, content_type=DICOM_JSON)
         if sop_uid:
             instance = instance_for_user(request, study_uid, series_uid, sop_uid)
             instances = [instance] if instance else []

@@ -268,3 +268,19 @@ def test_rendered_and_thumbnail_are_images(dicomweb, owner, patient, live_server
                             params={"window": "40,400"}, auth=auth,
                             headers={"Accept": "image/png"})
     assert Image.open(io.BytesIO(rendered.content)).size == (original.Columns, original.Rows)
+
+
+def test_cached_series_metadata_follows_a_new_instance(dicomweb, owner, patient):
+    study_uid, series_uid = generate_uid(), generate_uid()
+
+    def instance():
+        ds = dataset("CT_small.dcm", patient_id=patient.mrn, study_uid=study_uid)
+        ds.SeriesInstanceUID = series_uid
+        return ds
+
+    client = dicomweb(owner)
+    client.store_instances([instance(), instance()])
+    assert len(client.retrieve_series_metadata(study_uid, series_uid)) == 2
+    assert len(client.retrieve_series_metadata(study_uid, series_uid)) == 2  # from the cache
+    client.store_instances([instance()])
+    assert len(client.retrieve_series_metadata(study_uid, series_uid)) == 3
