@@ -161,10 +161,17 @@ def dicom_storage_dir(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_dicomweb_caches():
-    """The DICOMweb views cache immutable rows per process; each test has a fresh database."""
+def _fresh_caches(settings):
+    """Each test has a fresh database, so it gets fresh caches too: the DICOMweb views' per
+    process caches are emptied, and Django's cache (Redis in CI, shared by every run and by the
+    broker, so never flushed) gets a key prefix of its own."""
+    import uuid
+
     from imaging.dicomweb.lookup import clear_caches
 
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = caches
     clear_caches()
     yield
     clear_caches()
