@@ -38,6 +38,7 @@ CATALOGUE: dict[str, ErrorCode] = {
             400,
             _("Emergency access needs a reason of at least 10 characters."),
         ),
+        ErrorCode("payload_too_large", 413, _("The request body is larger than allowed.")),
         ErrorCode(
             "conflict", 409, _("The request conflicts with the current state of the object.")
         ),

@@ -13,7 +13,6 @@ from django.db import close_old_connections
 from pydicom.dataset import Dataset
 from pydicom.uid import (
     JPEG2000,
-    DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
@@ -35,11 +34,10 @@ from .services import IngestSession
 
 logger = logging.getLogger(__name__)
 
+# Compressed syntaxes first: when a sender proposes its file's own compression beside the
+# uncompressed syntaxes, accepting it stores the file as sent. Deflate is not accepted: the
+# store serves frames from file offsets, which a deflated stream hides.
 TRANSFER_SYNTAXES = [
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    DeflatedExplicitVRLittleEndian,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
     JPEGLossless,
@@ -49,6 +47,9 @@ TRANSFER_SYNTAXES = [
     JPEG2000Lossless,
     JPEG2000,
     RLELossless,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    ExplicitVRBigEndian,
 ]
 SUCCESS = 0x0000
 CANNOT_UNDERSTAND = 0xC000  # PS3.4 B.2.3: "Error: Cannot understand"

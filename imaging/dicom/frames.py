@@ -29,9 +29,12 @@ def read_frame(path: str | os.PathLike, location: FrameLocation) -> bytes:
         return b"".join(chunks)
 
 
-def encapsulated_frames(path: str, offset: int, size: int, count: int) -> list[FrameLocation]:
+def encapsulated_frames(
+    path: str, offset: int, size: int, count: int
+) -> tuple[list[FrameLocation], int]:
     """Map the fragments of encapsulated pixel data starting at ``offset`` to ``count`` frames
-    (PS3.5 A.4): by the Basic Offset Table, one fragment per frame, or frame-start markers."""
+    (PS3.5 A.4): by the Basic Offset Table, one fragment per frame, or frame-start markers.
+    Also returns the file position just after the pixel data's sequence delimiter."""
     from .parse import InvalidDicom
 
     with open(path, "rb") as f:
@@ -53,6 +56,7 @@ def encapsulated_frames(path: str, offset: int, size: int, count: int) -> list[F
                 raise InvalidDicom("truncated", "The encapsulated pixel data ends too early.")
             tag, length = struct.unpack("<II", header)
             if tag == SEQUENCE_DELIMITER:
+                end = position + 8
                 break
             if tag != ITEM:
                 raise InvalidDicom("not_dicom", "Unexpected element inside pixel data items.")
@@ -66,15 +70,17 @@ def encapsulated_frames(path: str, offset: int, size: int, count: int) -> list[F
         if count == 1:
             groups = [fragments]
         elif offsets and len(offsets) == count:
-            groups = [[fr for fr in fragments if start <= fr[0] < end]
-                      for start, end in zip(offsets, [*offsets[1:], 1 << 62], strict=True)]
+            groups = [
+                [fr for fr in fragments if start <= fr[0] < end]
+                for start, end in zip(offsets, [*offsets[1:], 1 << 62], strict=True)
+            ]
         elif len(fragments) == count:
             groups = [[fr] for fr in fragments]
         else:
             groups = _group_by_markers(f, fragments, count)
     if len(groups) != count or any(not g for g in groups):
         raise InvalidDicom("unsupported", "Cannot tell which fragments make up which frame.")
-    return [FrameLocation(tuple((o, n) for _, o, n in group)) for group in groups]
+    return [FrameLocation(tuple((o, n) for _, o, n in group)) for group in groups], end
 
 
 def _group_by_markers(f, fragments, count):

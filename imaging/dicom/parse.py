@@ -80,6 +80,13 @@ def parse_instance(path: str | os.PathLike) -> ParsedInstance:
     ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
     if not ts:
         raise InvalidDicom("not_dicom", "The file has no Transfer Syntax UID in its meta header.")
+    if UID(ts).is_deflated:
+        # Offsets into a deflated stream are not file offsets: frames could not be served.
+        raise InvalidDicom(
+            "unsupported",
+            "The Deflated transfer syntax is not accepted; send "
+            "the instance uncompressed or with an image compression.",
+        )
     uids = {
         "study_uid": _text(ds, "StudyInstanceUID"),
         "series_uid": _text(ds, "SeriesInstanceUID"),
@@ -115,7 +122,8 @@ def parse_instance(path: str | os.PathLike) -> ParsedInstance:
         columns=_int(ds, "Columns"),
     )
     # Frames first: the metadata pass converts small raw elements and loses their offsets.
-    parsed.frames = _frames(ds, path, size, UID(ts), parsed.number_of_frames)
+    parsed.frames, pixel_end = _frames(ds, path, size, UID(ts), parsed.number_of_frames)
+    _check_complete(ds, size, pixel_end)
     parsed.metadata, parsed.bulkdata = _metadata(ds, ts, size)
     parsed.metadata["00020010"] = {"vr": "UI", "Value": [ts]}
     return parsed
@@ -155,8 +163,12 @@ def _time(ds, keyword: str) -> dt.time | None:
     if len(digits) < 2 or not digits.isdigit():
         return None
     try:
-        return dt.time(int(digits[0:2]), int(digits[2:4] or 0), int(digits[4:6] or 0),
-                       int((fraction + "000000")[:6]) if fraction.isdigit() else 0)
+        return dt.time(
+            int(digits[0:2]),
+            int(digits[2:4] or 0),
+            int(digits[4:6] or 0),
+            int((fraction + "000000")[:6]) if fraction.isdigit() else 0,
+        )
     except ValueError:
         return None
 
@@ -181,8 +193,10 @@ def _metadata(ds, ts: str, size: int) -> tuple[dict, dict]:
         is_pixels = int(tag) in PIXEL_TAGS and getattr(raw, "value_tell", None) is not None
         if (is_deferred or is_pixels) and raw.length not in (0, UNDEFINED_LENGTH):
             if raw.value_tell + raw.length > size:
-                raise InvalidDicom("truncated", f"The value of ({key[:4]},{key[4:]}) runs past "
-                                   "the end of the file.")
+                raise InvalidDicom(
+                    "truncated",
+                    f"The value of ({key[:4]},{key[4:]}) runs past the end of the file.",
+                )
             vr = _vr_of(raw, ds)
             if vr in BINARY_VRS or int(tag) in PIXEL_TAGS:
                 out[key] = {"vr": vr, "BulkDataURI": f"{BULK_PREFIX}{key}"}
@@ -197,18 +211,40 @@ def _metadata(ds, ts: str, size: int) -> tuple[dict, dict]:
                 bulk_data_element_handler=None, bulk_data_threshold=1 << 30
             )
         except Exception as exc:  # noqa: BLE001 - report which attribute is broken
-            raise InvalidDicom("truncated", f"Attribute ({key[:4]},{key[4:]}) cannot be read: "
-                               f"{exc}") from exc
+            raise InvalidDicom(
+                "truncated", f"Attribute ({key[:4]},{key[4:]}) cannot be read: {exc}"
+            ) from exc
     return out, bulk
 
 
-def _frames(ds, path: str, size: int, ts: UID, count: int) -> list[FrameLocation]:
+def _check_complete(ds, size: int, pixel_end: int | None) -> None:
+    """pydicom stops quietly where an element header is cut off: bytes left over after the
+    last element it read mean the file is truncated or corrupt."""
+    keys = list(ds.keys())
+    if not keys:
+        raise InvalidDicom("not_dicom", "The file holds no data elements.")
+    last = ds.get_item(keys[-1], keep_deferred=True)
+    tell, length = getattr(last, "value_tell", None), getattr(last, "length", None)
+    if int(keys[-1]) in PIXEL_TAGS and pixel_end is not None:
+        end = pixel_end
+    elif tell is None or length is None or length == UNDEFINED_LENGTH:
+        return  # a converted or undefined-length element: its end is not known here
+    else:
+        end = tell + length
+    if end < size:
+        raise InvalidDicom(
+            "truncated", f"The file ends inside a data element ({size - end} bytes unread)."
+        )
+
+
+def _frames(ds, path: str, size: int, ts: UID, count: int):
+    """(frame locations, end of encapsulated pixel data or None)."""
     for tag in PIXEL_TAGS:
         if tag in ds:
             raw = ds.get_item(tag, keep_deferred=True)
             break
     else:
-        return []
+        return [], None
     offset = getattr(raw, "value_tell", None)
     if offset is None:
         raise InvalidDicom("unsupported", "Pixel data is too small to locate; cannot serve frames.")
@@ -223,11 +259,11 @@ def _frames(ds, path: str, size: int, ts: UID, count: int) -> list[FrameLocation
     if count == 1 or frame_bits % 8:
         if count > 1:  # bit-packed frames do not start on byte boundaries
             raise InvalidDicom("unsupported", "Multi-frame 1-bit pixel data is not supported.")
-        return [FrameLocation(((offset, raw.length),))]
+        return [FrameLocation(((offset, raw.length),))], None
     frame_bytes = frame_bits // 8
     if frame_bytes * count > raw.length:
         raise InvalidDicom("truncated", f"Pixel data holds fewer than {count} frames.")
-    return [FrameLocation(((offset + i * frame_bytes, frame_bytes),)) for i in range(count)]
+    return [FrameLocation(((offset + i * frame_bytes, frame_bytes),)) for i in range(count)], None
 
 
 def ensure_part10(data: bytes, *, transfer_syntax_uid: str | None = None) -> bytes:
@@ -243,7 +279,8 @@ def ensure_part10(data: bytes, *, transfer_syntax_uid: str | None = None) -> byt
     try:
         raw = zlib.decompress(data, -zlib.MAX_WBITS) if ts.is_deflated else data
         ds = pydicom.filereader.read_dataset(
-            io.BytesIO(raw), is_implicit_VR=ts.is_implicit_VR if not ts.is_deflated else False,
+            io.BytesIO(raw),
+            is_implicit_VR=ts.is_implicit_VR if not ts.is_deflated else False,
             is_little_endian=ts.is_little_endian if not ts.is_deflated else True,
             stop_when=_after_sop_uids,
         )

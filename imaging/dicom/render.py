@@ -11,9 +11,15 @@ from pydicom.pixels import apply_modality_lut
 from .parse import InvalidDicom
 
 
-def render(path: str | os.PathLike, *, frame: int = 1, window: tuple[float, float] | None = None,
-           media_type: str = "image/jpeg", quality: int = 90,
-           viewport: tuple[int, int] | None = None) -> bytes:
+def render(
+    path: str | os.PathLike,
+    *,
+    frame: int = 1,
+    window: tuple[float, float] | None = None,
+    media_type: str = "image/jpeg",
+    quality: int = 90,
+    viewport: tuple[int, int] | None = None,
+) -> bytes:
     ds = pydicom.dcmread(os.fspath(path))
     count = int(ds.get("NumberOfFrames", 1) or 1)
     if not 1 <= frame <= count:
@@ -46,8 +52,7 @@ def _grey(ds, array: np.ndarray, window) -> np.ndarray:
     if window is None:
         center, width = ds.get("WindowCenter"), ds.get("WindowWidth")
         if center is not None and width is not None:
-            center = float(center[0] if isinstance(center, pydicom.multival.MultiValue)
-                           else center)
+            center = float(center[0] if isinstance(center, pydicom.multival.MultiValue) else center)
             width = float(width[0] if isinstance(width, pydicom.multival.MultiValue) else width)
             window = (center, width)
     if window is None:

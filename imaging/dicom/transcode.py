@@ -36,13 +36,15 @@ def can_transcode(source_ts: str, target_ts: str) -> bool:
 def _check(ts: str, target: str) -> None:
     if not can_transcode(ts, target):
         raise InvalidDicom(
-            "unsupported", f"Converting {ts} to {target} is not supported "
-            "(only decompression to Explicit VR Little Endian is)."
+            "unsupported",
+            f"Converting {ts} to {target} is not supported "
+            "(only decompression to Explicit VR Little Endian is).",
         )
 
 
-def transcode_frames(path: str | os.PathLike, target_transfer_syntax: str = ExplicitVRLittleEndian
-                     ) -> list[bytes]:
+def transcode_frames(
+    path: str | os.PathLike, target_transfer_syntax: str = ExplicitVRLittleEndian
+) -> list[bytes]:
     """Every frame as native little-endian bytes."""
     ds = pydicom.dcmread(os.fspath(path))
     ts = str(ds.file_meta.TransferSyntaxUID)
@@ -51,7 +53,7 @@ def transcode_frames(path: str | os.PathLike, target_transfer_syntax: str = Expl
         count = int(ds.get("NumberOfFrames", 1) or 1)
         data = ds.PixelData
         size = len(data) // count
-        return [data[i * size:(i + 1) * size] for i in range(count)]
+        return [data[i * size : (i + 1) * size] for i in range(count)]
     array = _little_endian(ds.pixel_array)
     count = int(ds.get("NumberOfFrames", 1) or 1)
     if count == 1:
@@ -63,8 +65,9 @@ def _little_endian(array: np.ndarray) -> np.ndarray:
     return array.astype(array.dtype.newbyteorder("<"), copy=False)
 
 
-def transcode_instance(path: str | os.PathLike, target_transfer_syntax: str = ExplicitVRLittleEndian
-                       ) -> bytes:
+def transcode_instance(
+    path: str | os.PathLike, target_transfer_syntax: str = ExplicitVRLittleEndian
+) -> bytes:
     """The whole instance re-encoded in Explicit VR Little Endian, pixel data decoded."""
     ds = pydicom.dcmread(os.fspath(path))
     ts = str(ds.file_meta.TransferSyntaxUID)

@@ -1,0 +1,80 @@
+"""The ingest service's guarantees that no client can observe directly."""
+
+import io
+import os
+
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+
+from clinic.audit import Actor
+from imaging import services
+from imaging.models import Instance, Study
+from imaging.services import IngestSession
+
+pytestmark = pytest.mark.django_db
+
+
+def instance_bytes() -> bytes:
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.StudyInstanceUID, ds.SOPInstanceUID = generate_uid(), generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def files_under(path) -> list[str]:
+    return [os.path.join(d, f) for d, _, names in os.walk(path) for f in names]
+
+
+def test_a_crash_while_indexing_leaves_no_file_and_no_row(dicom_storage_dir, monkeypatch):
+    def crash(*args, **kwargs):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(services.Instance.objects, "create", crash)
+    with pytest.raises(RuntimeError), IngestSession(actor=Actor(user=None), source="test") as s:
+        s.ingest(instance_bytes())
+    assert not Instance.objects.exists()
+    assert not Study.objects.exists()
+    assert files_under(dicom_storage_dir) == []
+
+
+@pytest.mark.parametrize(
+    "data,code",
+    [
+        (b"plain text, not DICOM at all", "not_dicom"),
+        (instance_bytes()[:3000], "truncated"),
+    ],
+)
+def test_bad_input_is_a_failure_with_a_reason_and_stores_nothing(dicom_storage_dir, data, code):
+    with IngestSession(actor=Actor(user=None), source="test") as session:
+        result = session.ingest(data)
+    assert (result.status, result.code) == ("failed", code)
+    assert not Instance.objects.exists()
+    assert files_under(dicom_storage_dir) == []
+
+
+def test_a_dataset_without_a_sop_instance_uid_is_refused(dicom_storage_dir):
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    del ds.SOPInstanceUID
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=False)
+    with IngestSession(actor=Actor(user=None), source="test") as session:
+        result = session.ingest(buffer.getvalue())
+    assert result.status == "failed"
+    assert result.code == "missing_uid"
+
+
+def test_a_stow_request_over_the_limit_is_413(client_as, owner, settings):
+    settings.DICOMWEB_MAX_UPLOAD_BYTES = 1000
+    body = b"--b\r\nContent-Type: application/dicom\r\n\r\n" + instance_bytes() + b"\r\n--b--\r\n"
+    response = client_as(owner).post(
+        "/dicomweb/studies",
+        data=body,
+        content_type='multipart/related; type="application/dicom"; boundary=b',
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+    assert not Instance.objects.exists()
