@@ -1,6 +1,6 @@
 """``manage.py seed_demo``: the demo hospital, with its logins printed at the end.
 
-Safe to run again: every step creates only what is missing (see clinic/demo.py).
+Safe to run again: every step creates only what is missing (see clinic/demo/).
 """
 
 import unicodedata
