@@ -1,16 +1,8 @@
 """The pure DICOM core of the store (no Django): parse at ingest, read frames, transcode,
-render. The Django layer (imaging.services, imaging.dicomweb) adapts it to models and HTTP.
+render. The Django layer (imaging.services, imaging.dicomweb) adapts it to models and HTTP."""
 
-Modules: ``parse`` (ParsedInstance, index fields), ``frames`` (frame byte ranges),
-``metadata`` (DICOM JSON with BulkDataURIs), ``part10`` (bare dataset to Part 10 file),
-``transcode`` (decoding to Explicit VR Little Endian), ``render`` (JPEG/PNG).
-"""
-
-from .errors import InvalidDicom
-from .frames import FrameLocation, frame_transfer_syntax_is_native, read_frame
-from .metadata import BULK_PREFIX
-from .parse import ParsedInstance, parse_instance
-from .part10 import ensure_part10
+from .frames import FrameLocation, read_frame
+from .parse import BULK_PREFIX, InvalidDicom, ParsedInstance, ensure_part10, parse_instance
 from .render import render
 from .transcode import can_transcode, transcode_frames, transcode_instance
 
@@ -21,7 +13,6 @@ __all__ = [
     "ParsedInstance",
     "can_transcode",
     "ensure_part10",
-    "frame_transfer_syntax_is_native",
     "parse_instance",
     "read_frame",
     "render",

@@ -2,38 +2,42 @@
 the file, and the DICOM JSON metadata with large values replaced by BulkDataURIs.
 
 Large values are never loaded: pydicom reads with ``defer_size``, which records each big
-value's file offset (``value_tell``) and seeks past it, also across encapsulated pixel data items.
+value's file offset (``value_tell``) instead of its bytes.
 """
 
 import datetime as dt
+import io
 import os
 import struct
+import zlib
 from dataclasses import dataclass, field
 
 import pydicom
-from pydicom.dataelem import RawDataElement
+from pydicom.datadict import dictionary_VR
+from pydicom.dataset import FileMetaDataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import UID
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID
 
-from .errors import InvalidDicom
-from .frames import FrameLocation, encapsulated_frames, native_frame_bits, native_frames
-from .metadata import BULK_THRESHOLD, UNDEFINED_LENGTH, dataset_json
+from .frames import FrameLocation, encapsulated_frames
 
-PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # Pixel, Float Pixel, Double Float Pixel Data
-PIXEL_BITS = {0x7FE00008: 32, 0x7FE00009: 64}  # float pixel data has a fixed sample size
-EXTENDED_OFFSET_TABLE = 0x7FE00001
-UID_FIELDS = {
-    "study_uid": "StudyInstanceUID",
-    "series_uid": "SeriesInstanceUID",
-    "sop_uid": "SOPInstanceUID",
-    "sop_class_uid": "SOPClassUID",
-}
+BULK_PREFIX = "{bulk}/"  # the web layer replaces it with the instance URL + "/bulkdata/"
+DEFER_BYTES = 1024
+PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # Pixel, Float Pixel, Double Float Pixel
+BINARY_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
+UNDEFINED_LENGTH = 0xFFFFFFFF
+
+
+class InvalidDicom(Exception):
+    """Input that cannot be stored; ``code`` is stable, ``message`` says why."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
 
 
 @dataclass
 class ParsedInstance:
-    """What the store indexes and serves for one instance; offsets are into the parsed file."""
-
     study_uid: str
     series_uid: str
     sop_uid: str
@@ -63,14 +67,38 @@ class ParsedInstance:
 
 
 def parse_instance(path: str | os.PathLike) -> ParsedInstance:
-    """Index fields, frame locations, bulk data ranges and metadata of the Part 10 file at
-    ``path``. Raises :class:`InvalidDicom` for files that cannot be stored and served."""
+    """Index fields, frame locations and metadata of the Part 10 file at ``path``."""
     path = os.fspath(path)
     size = os.path.getsize(path)
-    ds = _read(path)
-    ts = _transfer_syntax(ds)
-    _check_lengths(ds, size)
-    uids = {name: _text(ds, keyword) for name, keyword in UID_FIELDS.items()}
+    try:
+        ds = pydicom.dcmread(path, defer_size=DEFER_BYTES)
+    except InvalidDicomError as exc:
+        raise InvalidDicom("not_dicom", f"Not a DICOM Part 10 file: {exc}") from exc
+    except (EOFError, struct.error, OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidDicom("truncated", f"The file ends too early or is corrupt: {exc}") from exc
+    meta = getattr(ds, "file_meta", None)
+    ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    if not ts:
+        raise InvalidDicom("not_dicom", "The file has no Transfer Syntax UID in its meta header.")
+    if UID(ts).is_deflated:
+        # Offsets into a deflated stream are not file offsets: frames could not be served.
+        raise InvalidDicom(
+            "unsupported",
+            "The Deflated transfer syntax is not accepted; send "
+            "the instance uncompressed or with an image compression.",
+        )
+    uids = {
+        "study_uid": _text(ds, "StudyInstanceUID"),
+        "series_uid": _text(ds, "SeriesInstanceUID"),
+        "sop_uid": _text(ds, "SOPInstanceUID"),
+        "sop_class_uid": _text(ds, "SOPClassUID"),
+    }
+    missing = [name for name, value in uids.items() if not value]
+    if missing:
+        raise InvalidDicom("missing_uid", f"Required UIDs are missing: {', '.join(missing)}.")
+    too_long = [name for name, value in uids.items() if len(value) > 64]
+    if too_long:
+        raise InvalidDicom("invalid_uid", f"UIDs longer than 64 characters: {', '.join(too_long)}.")
     parsed = ParsedInstance(
         **uids,
         transfer_syntax_uid=ts,
@@ -89,149 +117,16 @@ def parse_instance(path: str | os.PathLike) -> ParsedInstance:
         series_description=_text(ds, "SeriesDescription"),
         body_part_examined=_text(ds, "BodyPartExamined"),
         instance_number=_int(ds, "InstanceNumber"),
-        number_of_frames=max(_int(ds, "NumberOfFrames") or 1, 1),
+        number_of_frames=_int(ds, "NumberOfFrames") or 1,
         rows=_int(ds, "Rows"),
         columns=_int(ds, "Columns"),
     )
-    pixel_tag, pixel_range, parsed.frames, pixel_end = _pixels(ds, path, size, ts, parsed)
-    _check_complete(ds, path, size, pixel_tag, pixel_end)
-    _check_uids(uids)  # after the checks for truncation, which can also make UIDs go missing
-    pixel_ranges = {pixel_tag: pixel_range} if pixel_tag else {}
-    parsed.metadata, parsed.bulkdata = dataset_json(ds, size=size, pixel_ranges=pixel_ranges)
+    # Frames first: the metadata pass converts small raw elements and loses their offsets.
+    parsed.frames, pixel_end = _frames(ds, path, size, UID(ts), parsed.number_of_frames)
+    _check_complete(ds, size, pixel_end)
+    parsed.metadata, parsed.bulkdata = _metadata(ds, ts, size)
     parsed.metadata["00020010"] = {"vr": "UI", "Value": [ts]}
     return parsed
-
-
-def _check_uids(uids: dict[str, str]) -> None:
-    missing = [UID_FIELDS[name] for name, value in uids.items() if not value]
-    if missing:
-        raise InvalidDicom("missing_uid", f"Required UIDs are missing: {', '.join(missing)}.")
-    too_long = [UID_FIELDS[name] for name, value in uids.items() if len(value) > 64]
-    if too_long:
-        raise InvalidDicom("invalid_uid", f"UIDs longer than 64 characters: {', '.join(too_long)}.")
-
-
-def _read(path: str) -> pydicom.FileDataset:
-    try:
-        return pydicom.dcmread(path, defer_size=BULK_THRESHOLD)
-    except InvalidDicomError as exc:
-        raise InvalidDicom("not_dicom", f"Not a DICOM Part 10 file: {exc}") from exc
-    except (EOFError, struct.error, OSError) as exc:
-        raise InvalidDicom("truncated", f"The file ends too early: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds on corrupt input
-        raise InvalidDicom("not_dicom", f"The file is corrupt: {exc}") from exc
-
-
-def _transfer_syntax(ds) -> str:
-    ts = str(ds.file_meta.get("TransferSyntaxUID", "") or "").strip()
-    if not ts:
-        # pydicom read the dataset by guessing its encoding; for native pixel data (or none)
-        # that guess is the whole transfer syntax, so record it.
-        pixels = _pixel_element(ds)[1]
-        if pixels is not None and pixels.length == UNDEFINED_LENGTH:
-            raise InvalidDicom(
-                "unsupported", "Compressed pixel data without a Transfer Syntax UID."
-            )
-        implicit, little = ds.original_encoding
-        ts = "1.2.840.10008.1.2" if implicit else "1.2.840.10008.1.2.1"
-        ts = ts if little is not False else "1.2.840.10008.1.2.2"
-    uid = UID(ts)
-    if not uid.is_transfer_syntax:
-        raise InvalidDicom("unsupported", f"Unknown transfer syntax {ts}.")
-    if uid.is_deflated:
-        # Offsets into a deflated stream are not file offsets: frames could not be served.
-        raise InvalidDicom(
-            "unsupported",
-            "The Deflated transfer syntax is not accepted; send "
-            "the instance uncompressed or with an image compression.",
-        )
-    return ts
-
-
-def _check_lengths(ds, size: int) -> None:
-    """pydicom seeks past deferred values and reads short ones without checking the file is
-    long enough: a value that runs past the end means the file was cut off."""
-    for tag in ds.keys():
-        raw = ds.get_item(tag, keep_deferred=True)
-        if (
-            isinstance(raw, RawDataElement)
-            and raw.length != UNDEFINED_LENGTH
-            and raw.value_tell + raw.length > size
-        ):
-            key = f"{int(tag):08X}"
-            raise InvalidDicom(
-                "truncated", f"The value of ({key[:4]},{key[4:]}) runs past the end of the file."
-            )
-
-
-def _check_complete(ds, path: str, size: int, pixel_tag: int | None, pixel_end: int | None) -> None:
-    """pydicom stops quietly where an element header is cut off: bytes left over after the
-    last element mean the file is truncated or corrupt."""
-    keys = list(ds.keys())
-    if not keys:
-        raise InvalidDicom("not_dicom", "The file holds no data elements.")
-    last = ds.get_item(keys[-1], keep_deferred=True)
-    if int(keys[-1]) == pixel_tag and pixel_end is not None:
-        end = pixel_end
-    elif isinstance(last, RawDataElement) and last.length != UNDEFINED_LENGTH:
-        end = last.value_tell + last.length
-    else:
-        return  # an undefined-length sequence or value: its end is not recorded
-    if end < size:
-        with open(path, "rb") as f:
-            f.seek(end)
-            rest = f.read(8)
-        if len(rest) == 8 or rest.strip(b"\x00"):
-            raise InvalidDicom(
-                "truncated", f"The file ends inside a data element ({size - end} bytes unread)."
-            )
-
-
-def _pixel_element(ds) -> tuple[int | None, RawDataElement | None]:
-    for tag in PIXEL_TAGS:
-        if tag in ds:
-            return tag, ds.get_item(tag, keep_deferred=True)
-    return None, None
-
-
-def _pixels(ds, path: str, size: int, ts: str, parsed: ParsedInstance):
-    """(pixel tag, its value's (offset, length), frame locations, end of encapsulated data)."""
-    tag, raw = _pixel_element(ds)
-    if tag is None:
-        return None, None, [], None
-    offset = getattr(raw, "value_tell", None) or getattr(raw, "file_tell", None)
-    if offset is None:
-        raise InvalidDicom("unsupported", "The pixel data cannot be located in the file.")
-    count = parsed.number_of_frames
-    if raw.length == UNDEFINED_LENGTH:
-        if tag != 0x7FE00010 or not UID(ts).is_encapsulated:
-            raise InvalidDicom(
-                "unsupported", f"Encapsulated pixel data in the native transfer syntax {ts}."
-            )
-        frames, end = encapsulated_frames(path, offset, size, count, _extended_offsets(ds))
-        return tag, (offset, end - 8 - offset), frames, end
-    if UID(ts).is_encapsulated:
-        raise InvalidDicom("unsupported", f"Native pixel data in the compressed syntax {ts}.")
-    frame_bits = native_frame_bits(
-        parsed.rows or 0,
-        parsed.columns or 0,
-        _int(ds, "SamplesPerPixel") or 1,
-        PIXEL_BITS.get(tag) or _int(ds, "BitsAllocated") or 8,
-        _text(ds, "PhotometricInterpretation"),
-    )
-    return tag, (offset, raw.length), native_frames(offset, raw.length, frame_bits, count), None
-
-
-def _extended_offsets(ds) -> list[int] | None:
-    if EXTENDED_OFFSET_TABLE not in ds:
-        return None
-    try:
-        value = ds[EXTENDED_OFFSET_TABLE].value  # reads it from the file when deferred
-    except Exception:  # noqa: BLE001 - a broken optional table is ignored
-        return None
-    if not isinstance(value, bytes) or len(value) % 8:
-        return None
-    return list(struct.unpack(f"<{len(value) // 8}Q", value))
 
 
 def _text(ds, keyword: str) -> str:
@@ -250,12 +145,12 @@ def _int(ds, keyword: str) -> int | None:
     try:
         value = ds.get(keyword)
         return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError):
         return None
 
 
 def _date(ds, keyword: str) -> dt.date | None:
-    text = _text(ds, keyword).replace(".", "")  # ACR-NEMA dates: YYYY.MM.DD
+    text = _text(ds, keyword).replace(".", "")
     try:
         return dt.datetime.strptime(text[:8], "%Y%m%d").date()  # noqa: DTZ007 - a calendar date
     except ValueError:
@@ -263,9 +158,9 @@ def _date(ds, keyword: str) -> dt.date | None:
 
 
 def _time(ds, keyword: str) -> dt.time | None:
-    text = _text(ds, keyword).replace(":", "")  # ACR-NEMA times: HH:MM:SS
+    text = _text(ds, keyword).replace(":", "")
     digits, _, fraction = text.partition(".")
-    if len(digits) < 2 or len(digits) % 2 or not digits.isdigit():
+    if len(digits) < 2 or not digits.isdigit():
         return None
     try:
         return dt.time(
@@ -276,3 +171,144 @@ def _time(ds, keyword: str) -> dt.time | None:
         )
     except ValueError:
         return None
+
+
+def _vr_of(raw, ds) -> str:
+    vr = raw.VR or dictionary_VR(raw.tag)
+    if vr == "OB or OW":
+        return "OW" if int(ds.get("BitsAllocated", 8) or 8) > 8 else "OB"
+    if " or " in vr:
+        return vr.split(" or ")[0]
+    return vr
+
+
+def _metadata(ds, ts: str, size: int) -> tuple[dict, dict]:
+    """DICOM JSON of the dataset; deferred (large) top-level values become BulkDataURIs."""
+    out: dict = {}
+    bulk: dict[str, tuple[int, int]] = {}
+    for tag in sorted(ds.keys()):
+        raw = ds.get_item(tag, keep_deferred=True)
+        key = f"{int(tag):08X}"
+        is_deferred = getattr(raw, "value", 0) is None and getattr(raw, "value_tell", None)
+        is_pixels = int(tag) in PIXEL_TAGS and getattr(raw, "value_tell", None) is not None
+        if (is_deferred or is_pixels) and raw.length not in (0, UNDEFINED_LENGTH):
+            if raw.value_tell + raw.length > size:
+                raise InvalidDicom(
+                    "truncated",
+                    f"The value of ({key[:4]},{key[4:]}) runs past the end of the file.",
+                )
+            vr = _vr_of(raw, ds)
+            if vr in BINARY_VRS or int(tag) in PIXEL_TAGS:
+                out[key] = {"vr": vr, "BulkDataURI": f"{BULK_PREFIX}{key}"}
+                bulk[key] = (raw.value_tell, raw.length)
+                continue
+        if int(tag) in PIXEL_TAGS and getattr(raw, "length", 0) == UNDEFINED_LENGTH:
+            out[key] = {"vr": "OB", "BulkDataURI": f"{BULK_PREFIX}{key}"}
+            continue  # encapsulated: frames are served instead of one value
+        try:
+            element = ds[tag]
+            out[key] = element.to_json_dict(
+                bulk_data_element_handler=None, bulk_data_threshold=1 << 30
+            )
+        except Exception as exc:  # noqa: BLE001 - report which attribute is broken
+            raise InvalidDicom(
+                "truncated", f"Attribute ({key[:4]},{key[4:]}) cannot be read: {exc}"
+            ) from exc
+    return out, bulk
+
+
+def _check_complete(ds, size: int, pixel_end: int | None) -> None:
+    """pydicom stops quietly where an element header is cut off: bytes left over after the
+    last element it read mean the file is truncated or corrupt."""
+    keys = list(ds.keys())
+    if not keys:
+        raise InvalidDicom("not_dicom", "The file holds no data elements.")
+    last = ds.get_item(keys[-1], keep_deferred=True)
+    tell, length = getattr(last, "value_tell", None), getattr(last, "length", None)
+    if int(keys[-1]) in PIXEL_TAGS and pixel_end is not None:
+        end = pixel_end
+    elif tell is None or length is None or length == UNDEFINED_LENGTH:
+        return  # a converted or undefined-length element: its end is not known here
+    else:
+        end = tell + length
+    if end < size:
+        raise InvalidDicom(
+            "truncated", f"The file ends inside a data element ({size - end} bytes unread)."
+        )
+
+
+def _frames(ds, path: str, size: int, ts: UID, count: int):
+    """(frame locations, end of encapsulated pixel data or None)."""
+    for tag in PIXEL_TAGS:
+        if tag in ds:
+            raw = ds.get_item(tag, keep_deferred=True)
+            break
+    else:
+        return [], None
+    offset = getattr(raw, "value_tell", None)
+    if offset is None:
+        raise InvalidDicom("unsupported", "Pixel data is too small to locate; cannot serve frames.")
+    if raw.length == UNDEFINED_LENGTH:
+        return encapsulated_frames(path, offset, size, count)
+    if offset + raw.length > size:
+        raise InvalidDicom("truncated", "The pixel data runs past the end of the file.")
+    rows, columns = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    bits = int(ds.get("BitsAllocated", 8) or 8)
+    frame_bits = rows * columns * samples * bits
+    if count == 1 or frame_bits % 8:
+        if count > 1:  # bit-packed frames do not start on byte boundaries
+            raise InvalidDicom("unsupported", "Multi-frame 1-bit pixel data is not supported.")
+        return [FrameLocation(((offset, raw.length),))], None
+    frame_bytes = frame_bits // 8
+    if frame_bytes * count > raw.length:
+        raise InvalidDicom("truncated", f"Pixel data holds fewer than {count} frames.")
+    return [FrameLocation(((offset + i * frame_bytes, frame_bytes),)) for i in range(count)], None
+
+
+def ensure_part10(data: bytes, *, transfer_syntax_uid: str | None = None) -> bytes:
+    """``data`` as a Part 10 file: unchanged when it is one; a bare dataset (as C-STORE delivers
+    it) gets a preamble and File Meta, its bytes kept exactly."""
+    if len(data) >= 132 and data[128:132] == b"DICM":
+        return data
+    if len(data) < 8:
+        raise InvalidDicom("not_dicom", "Too short to be DICOM.")
+    if transfer_syntax_uid is None:
+        transfer_syntax_uid = _guess_transfer_syntax(data)
+    ts = UID(transfer_syntax_uid)
+    try:
+        raw = zlib.decompress(data, -zlib.MAX_WBITS) if ts.is_deflated else data
+        ds = pydicom.filereader.read_dataset(
+            io.BytesIO(raw),
+            is_implicit_VR=ts.is_implicit_VR if not ts.is_deflated else False,
+            is_little_endian=ts.is_little_endian if not ts.is_deflated else True,
+            stop_when=_after_sop_uids,
+        )
+        sop_class, sop_uid = str(ds.get("SOPClassUID", "")), str(ds.get("SOPInstanceUID", ""))
+    except Exception as exc:  # noqa: BLE001 - anything unreadable is "not DICOM"
+        raise InvalidDicom("not_dicom", f"Not a DICOM dataset: {exc}") from exc
+    if not sop_class and not sop_uid:
+        raise InvalidDicom("not_dicom", "Neither a DICOM file nor a dataset with SOP UIDs.")
+    if not sop_class or not sop_uid:
+        raise InvalidDicom("missing_uid", "SOP Class UID or SOP Instance UID is missing.")
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.TransferSyntaxUID = ts
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    buffer = io.BytesIO()
+    buffer.write(b"\x00" * 128 + b"DICM")
+    pydicom.filewriter.write_file_meta_info(buffer, meta, enforce_standard=True)
+    buffer.write(data)
+    return buffer.getvalue()
+
+
+def _after_sop_uids(tag, vr, length) -> bool:
+    return tag > 0x00080018
+
+
+def _guess_transfer_syntax(data: bytes) -> str:
+    vr = data[4:6]
+    if vr.isalpha() and vr.isupper():
+        return "1.2.840.10008.1.2.1"  # explicit VR little endian
+    return "1.2.840.10008.1.2"  # implicit VR little endian, the DICOM default
