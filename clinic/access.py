@@ -2,7 +2,8 @@
 
 - admin: every patient.
 - doctor: patients with whom they have a care relation — an encounter they saw, an open
-  episode of care in their department — or an unexpired emergency (break-the-glass) access.
+  episode of care in their department, a booking with them (requested, confirmed or seen;
+  not a declined or cancelled one) — or an unexpired emergency (break-the-glass) access.
 - nurse: patients with an encounter or an open episode in their department (or its children).
 - patient: their own record and the dependants they manage.
 - receptionist: finds and registers patients (demographics only), never the chart.
@@ -51,7 +52,22 @@ def _doctor_care_relation(user) -> Q:
         department_id__in=_department_ids(user),
         status=EpisodeOfCare.Status.OPEN,
     )
-    return Q(Exists(saw_them)) | Q(Exists(department_episode))
+    # A booking with this doctor is a care relation: the patient chose them.
+    from appointments.models import Appointment, AppointmentStatus
+
+    booked_them = Appointment.objects.filter(
+        patient=OuterRef("pk"),
+        session__doctor__user=user,
+        status__in=[
+            AppointmentStatus.PENDING,
+            AppointmentStatus.PROPOSED,
+            AppointmentStatus.BOOKED,
+            AppointmentStatus.ARRIVED,
+            AppointmentStatus.CHECKED_IN,
+            AppointmentStatus.FULFILLED,
+        ],
+    )
+    return Q(Exists(saw_them)) | Q(Exists(department_episode)) | Q(Exists(booked_them))
 
 
 def patients_visible_to(user) -> QuerySet[Patient]:

@@ -257,3 +257,31 @@ DICOM_AE_TITLE = env.str("DICOM_AE_TITLE", default="AIMASS")
 
 # --- Clinic -----------------------------------------------------------------------------------
 BREAK_GLASS_HOURS = env.int("BREAK_GLASS_HOURS", default=4)
+
+# --- Booking ----------------------------------------------------------------------------------
+# Public address of the site, for links in e-mails and on printed QR posters.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Class that sends text messages: the default writes them to the log (development).
+SMS_BACKEND = env.str("SMS_BACKEND", default="appointments.sms.ConsoleSmsBackend")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="AI Mass <noreply@localhost>")
+# Records how registration fees are paid (see appointments/payments.py).
+PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="appointments.payments.DeskPaymentProvider")
+PHONE_CODE_TTL_SECONDS = env.int("PHONE_CODE_TTL_SECONDS", default=5 * 60)
+PHONE_CODE_MAX_PER_HOUR = env.int("PHONE_CODE_MAX_PER_HOUR", default=5)
+PHONE_CODE_MAX_PER_IP_HOUR = env.int("PHONE_CODE_MAX_PER_IP_HOUR", default=20)
+PHONE_CODE_MAX_ATTEMPTS = env.int("PHONE_CODE_MAX_ATTEMPTS", default=5)
+BOOKING_MAX_PER_HOUR = env.int("BOOKING_MAX_PER_HOUR", default=10)
+BOOKING_DAYS_AHEAD = env.int("BOOKING_DAYS_AHEAD", default=14)
+# Check-in opens this many minutes before the appointment time.
+CHECK_IN_OPENS_MINUTES = env.int("CHECK_IN_OPENS_MINUTES", default=120)
+# Priors until a doctor has history: consultation length (minutes) and no-show share.
+DEFAULT_CONSULT_MINUTES = env.float("DEFAULT_CONSULT_MINUTES", default=10.0)
+DEFAULT_NO_SHOW_RATE = env.float("DEFAULT_NO_SHOW_RATE", default=0.1)
+# Periodic work, run by `celery worker -B` (make run) or a separate `celery beat`.
+CELERY_BEAT_SCHEDULE = {
+    "booking-holds-expire": {"task": "appointments.holds_expire", "schedule": 60.0},
+    "booking-no-shows-mark": {"task": "appointments.no_shows_mark", "schedule": 300.0},
+    "booking-sessions-generate": {"task": "appointments.sessions_generate", "schedule": 3600.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from appointments.urls import booking_patterns
 from clinic import views as clinic_views
 
 from . import api, health
@@ -20,6 +21,8 @@ urlpatterns = [
     path("dicomweb/", include("imaging.dicomweb.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("b/", include(booking_patterns)),
+    path("appointments/", include("appointments.urls")),
     path("", include("imaging.urls")),
     path("", include("clinic.urls")),
 ]

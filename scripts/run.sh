@@ -7,7 +7,7 @@ PORT="${PORT:-8000}"
 BIN=.venv/bin
 
 "$BIN/celery" -A config worker -Q default,gpu,scheduling --loglevel INFO \
-    --concurrency "${CELERY_CONCURRENCY:-2}" --hostname "aimass@%h" &
+    --concurrency "${CELERY_CONCURRENCY:-2}" --hostname "aimass@%h" --beat &
 worker=$!
 "$BIN/python" manage.py runserver "127.0.0.1:${PORT}" --noreload &
 web=$!

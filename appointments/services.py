@@ -1,0 +1,451 @@
+"""Booking rules: requests, the doctor's decisions, cancellation, expiry of holds, ratings and
+payment. Every write locks the rows it decides on, checks, saves and audits in one transaction.
+
+A patient never sets a status or names a patient outside their own people: statuses change only
+through these functions, and the patient comes from the signed-in account's records.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clinic import access
+from clinic.audit import Actor, audit_record
+from clinic.models import AuditAction, Patient, Role
+
+from .errors import BookingError
+from .models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    BookingPolicy,
+    ClinicSession,
+    PaymentStatus,
+    Rating,
+    Slot,
+)
+from .notifications import notify
+from .payments import payment_provider
+
+S = AppointmentStatus
+
+
+def policy_for(department) -> BookingPolicy:
+    """The department's booking policy, or the defaults (unsaved) when it has none."""
+    policy = BookingPolicy.objects.filter(department=department).first()
+    return policy or BookingPolicy(department=department)
+
+
+def booking_closes_at(session: ClinicSession):
+    return session.starts_at - timedelta(
+        minutes=policy_for(session.department).close_minutes_before
+    )
+
+
+def _audit(actor: Actor, appointment: Appointment, action, **details) -> None:
+    audit_record(
+        actor=actor, action=action, obj=appointment, patient=appointment.patient, details=details
+    )
+
+
+def _status_url(appointment: Appointment) -> str:
+    return reverse("booking:appointment", args=[appointment.pk])
+
+
+def _release(slot: Slot | None) -> None:
+    if slot is not None:
+        slot.status = Slot.Status.FREE
+        slot.held_until = None
+        slot.save(update_fields=["status", "held_until"])
+
+
+def _locked_slot(slot_id) -> Slot:
+    try:
+        return Slot.objects.select_for_update().select_related("session").get(pk=int(slot_id))
+    except (Slot.DoesNotExist, TypeError, ValueError) as exc:
+        raise BookingError("slot_not_found", _("This slot does not exist.")) from exc
+
+
+def _lapse_expired_hold(slot: Slot, now) -> None:
+    """A hold that ran out frees its slot even before the periodic sweep gets to it."""
+    if slot.status == Slot.Status.HELD and slot.held_until and slot.held_until <= now:
+        for appointment in slot.appointments.filter(status__in=[S.PENDING, S.PROPOSED]):
+            _expire(appointment)
+        _release(slot)
+
+
+def _check_bookable(slot: Slot, now) -> None:
+    session = slot.session
+    if session.status != ClinicSession.Status.OPEN:
+        raise BookingError("session_cancelled", _("This clinic session has been cancelled."))
+    if now >= booking_closes_at(session):
+        raise BookingError("booking_closed", _("Booking for this session has closed."))
+    _lapse_expired_hold(slot, now)
+    if slot.status != Slot.Status.FREE:
+        raise BookingError("slot_taken", _("Sorry, this number has just been taken."))
+
+
+def _check_no_overlap(patient: Patient, session: ClinicSession, exclude=None) -> None:
+    clash = Appointment.objects.filter(
+        patient=patient,
+        status__in=ACTIVE_STATUSES,
+        session__starts_at__lt=session.ends_at,
+        session__ends_at__gt=session.starts_at,
+    )
+    if exclude is not None:
+        clash = clash.exclude(pk=exclude.pk)
+    if clash.exists():
+        raise BookingError(
+            "patient_overlap", _("This patient already has an appointment at that time.")
+        )
+
+
+def appointment_request(
+    *,
+    actor: Actor,
+    slot_id,
+    patient_id,
+    complaint: str = "",
+    category=None,
+    idempotency_key: str = "",
+) -> Appointment:
+    """A patient asks for a slot: held for the doctor's decision, or booked at once where the
+    department confirms automatically. A repeated request with the same idempotency key
+    returns the first appointment."""
+    user = actor.user
+    if not user.has_role(Role.PATIENT):
+        raise PermissionDenied
+    idempotency_key = (idempotency_key or "")[:64]
+    if idempotency_key:
+        earlier = Appointment.objects.filter(booked_by=user, idempotency_key=idempotency_key)
+        if earlier.exists():
+            return earlier.get()
+    patient = access.patient_get_for_user(user=user, patient_id=patient_id)
+    hour_ago = timezone.now() - timedelta(hours=1)
+    if (
+        Appointment.objects.filter(booked_by=user, created_at__gte=hour_ago).count()
+        >= settings.BOOKING_MAX_PER_HOUR
+    ):
+        raise BookingError(
+            "too_many_bookings", _("Too many bookings in an hour. Please try again later.")
+        )
+    try:
+        with transaction.atomic():
+            return _request_locked(
+                actor=actor,
+                slot_id=slot_id,
+                patient=patient,
+                complaint=complaint,
+                category=category,
+                idempotency_key=idempotency_key,
+            )
+    except IntegrityError as exc:
+        # The constraints are the last line: a race the locks did not serialise lands here.
+        if idempotency_key:
+            earlier = Appointment.objects.filter(booked_by=user, idempotency_key=idempotency_key)
+            if earlier.exists():
+                return earlier.get()
+        raise BookingError("slot_taken", _("Sorry, this number has just been taken.")) from exc
+
+
+def _request_locked(*, actor, slot_id, patient, complaint, category, idempotency_key):
+    now = timezone.now()
+    slot = _locked_slot(slot_id)
+    _check_bookable(slot, now)
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    session = slot.session
+    _check_no_overlap(patient, session)
+    if category is not None and category.department_id != session.department_id:
+        category = None
+    policy = policy_for(session.department)
+    status = S.BOOKED if policy.auto_confirm else S.PENDING
+    held_until = None if policy.auto_confirm else now + timedelta(minutes=policy.hold_minutes)
+    appointment = Appointment.objects.create(
+        session=session,
+        slot=slot,
+        patient=patient,
+        booked_by=actor.user,
+        status=status,
+        complaint=(complaint or "").strip()[:300],
+        complaint_category=category,
+        idempotency_key=idempotency_key,
+        created_at=now,
+        held_until=held_until,
+    )
+    slot.status = Slot.Status.BOOKED if policy.auto_confirm else Slot.Status.HELD
+    slot.held_until = held_until
+    slot.save(update_fields=["status", "held_until"])
+    _audit(actor, appointment, AuditAction.CREATE, status=status, slot=slot.number)
+    if status == S.PENDING:
+        notify(
+            user=session.doctor.user,
+            text=_("New booking request: %(patient)s, %(when)s")
+            % {"patient": patient.name, "when": _local(slot.starts_at)},
+            url=reverse("appointments:inbox"),
+        )
+    payment_provider().start(appointment)
+    return appointment
+
+
+def _local(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _locked_appointment(appointment_id) -> Appointment:
+    try:
+        return (
+            Appointment.objects.select_for_update()
+            .select_related("session__doctor__user", "patient", "slot")
+            .get(pk=int(appointment_id))
+        )
+    except (Appointment.DoesNotExist, TypeError, ValueError) as exc:
+        raise BookingError("not_found", _("No such appointment.")) from exc
+
+
+def _doctors_appointment(actor: Actor, appointment_id) -> Appointment:
+    appointment = _locked_appointment(appointment_id)
+    if appointment.session.doctor.user_id != actor.user.pk:
+        raise BookingError("not_found", _("No such appointment."))
+    return appointment
+
+
+def _require(appointment: Appointment, *statuses) -> None:
+    if appointment.status not in statuses:
+        raise BookingError(
+            "wrong_status",
+            _("This appointment is %(status)s; that is no longer possible.")
+            % {"status": appointment.get_status_display()},
+        )
+
+
+@transaction.atomic
+def appointment_confirm(*, actor: Actor, appointment_id) -> Appointment:
+    """The doctor accepts a pending request; the slot becomes booked."""
+    appointment = _doctors_appointment(actor, appointment_id)
+    if appointment.status == S.BOOKED:
+        return appointment
+    _require(appointment, S.PENDING)
+    now = timezone.now()
+    appointment.status = S.BOOKED
+    appointment.held_until = None
+    appointment.decided_by = actor.user
+    appointment.decided_at = now
+    appointment.save(update_fields=["status", "held_until", "decided_by", "decided_at"])
+    Slot.objects.filter(pk=appointment.slot_id).update(status=Slot.Status.BOOKED, held_until=None)
+    _audit(actor, appointment, AuditAction.UPDATE, status=S.BOOKED)
+    notify(
+        user=appointment.booked_by,
+        text=_("Dr %(doctor)s confirmed your appointment on %(when)s.")
+        % {
+            "doctor": appointment.session.doctor.user.display_name,
+            "when": _local(appointment.starts_at),
+        },
+        url=_status_url(appointment),
+    )
+    return appointment
+
+
+@transaction.atomic
+def appointment_decline(*, actor: Actor, appointment_id, reason: str) -> Appointment:
+    reason = (reason or "").strip()
+    if not reason:
+        raise BookingError("reason_required", _("Give the patient a reason."))
+    appointment = _doctors_appointment(actor, appointment_id)
+    _require(appointment, S.PENDING, S.PROPOSED)
+    appointment.status = S.CANCELLED
+    appointment.cancel_reason = reason[:300]
+    appointment.decided_by = actor.user
+    appointment.decided_at = timezone.now()
+    appointment.held_until = None
+    appointment.save(
+        update_fields=["status", "cancel_reason", "decided_by", "decided_at", "held_until"]
+    )
+    _release(appointment.slot)
+    _audit(actor, appointment, AuditAction.UPDATE, status=S.CANCELLED, reason=reason)
+    notify(
+        user=appointment.booked_by,
+        text=_("Your request for %(when)s was declined: %(reason)s")
+        % {"when": _local(appointment.starts_at), "reason": reason},
+        url=_status_url(appointment),
+    )
+    return appointment
+
+
+@transaction.atomic
+def appointment_propose(*, actor: Actor, appointment_id, slot_id) -> Appointment:
+    """The doctor offers another of their free slots; the patient accepts or cancels."""
+    appointment = _doctors_appointment(actor, appointment_id)
+    _require(appointment, S.PENDING, S.PROPOSED)
+    now = timezone.now()
+    slot = _locked_slot(slot_id)
+    if slot.session.doctor_id != appointment.session.doctor_id:
+        raise BookingError("slot_not_found", _("This slot does not exist."))
+    _check_bookable(slot, now)
+    _check_no_overlap(appointment.patient, slot.session, exclude=appointment)
+    hold = now + timedelta(minutes=policy_for(slot.session.department).hold_minutes)
+    _release(appointment.slot)
+    appointment.slot = slot
+    appointment.session = slot.session
+    appointment.status = S.PROPOSED
+    appointment.held_until = hold
+    appointment.decided_by = actor.user
+    appointment.decided_at = now
+    appointment.save(
+        update_fields=["slot", "session", "status", "held_until", "decided_by", "decided_at"]
+    )
+    slot.status, slot.held_until = Slot.Status.HELD, hold
+    slot.save(update_fields=["status", "held_until"])
+    _audit(actor, appointment, AuditAction.UPDATE, status=S.PROPOSED, slot=slot.pk)
+    notify(
+        user=appointment.booked_by,
+        text=_("Dr %(doctor)s proposes %(when)s instead. Please accept or cancel.")
+        % {"doctor": appointment.session.doctor.user.display_name, "when": _local(slot.starts_at)},
+        url=_status_url(appointment),
+    )
+    return appointment
+
+
+def _patients_appointment(actor: Actor, appointment_id) -> Appointment:
+    appointment = _locked_appointment(appointment_id)
+    if appointment.booked_by_id != actor.user.pk:
+        raise BookingError("not_found", _("No such appointment."))
+    return appointment
+
+
+@transaction.atomic
+def appointment_accept_proposal(*, actor: Actor, appointment_id) -> Appointment:
+    appointment = _patients_appointment(actor, appointment_id)
+    _require(appointment, S.PROPOSED)
+    if appointment.held_until and appointment.held_until <= timezone.now():
+        raise BookingError("hold_expired", _("This proposal has expired."))
+    appointment.status = S.BOOKED
+    appointment.held_until = None
+    appointment.save(update_fields=["status", "held_until"])
+    Slot.objects.filter(pk=appointment.slot_id).update(status=Slot.Status.BOOKED, held_until=None)
+    _audit(actor, appointment, AuditAction.UPDATE, status=S.BOOKED)
+    return appointment
+
+
+@transaction.atomic
+def appointment_cancel(*, actor: Actor, appointment_id, reason: str = "") -> Appointment:
+    """The patient cancels before the session starts; the number returns to the pool."""
+    appointment = _patients_appointment(actor, appointment_id)
+    _require(appointment, S.PENDING, S.PROPOSED, S.BOOKED)
+    if timezone.now() >= appointment.session.starts_at:
+        raise BookingError("too_late", _("The session has started; ask at the desk."))
+    appointment.status = S.CANCELLED
+    appointment.cancel_reason = (reason or _("Cancelled by the patient"))[:300]
+    appointment.held_until = None
+    appointment.save(update_fields=["status", "cancel_reason", "held_until"])
+    _release(appointment.slot)
+    _audit(actor, appointment, AuditAction.UPDATE, status=S.CANCELLED, by="patient")
+    return appointment
+
+
+def _expire(appointment: Appointment) -> None:
+    appointment.status = S.CANCELLED
+    appointment.cancel_reason = _("The request expired before it was confirmed.")
+    appointment.held_until = None
+    appointment.save(update_fields=["status", "cancel_reason", "held_until"])
+    audit_record(
+        actor=Actor.system(None),
+        action=AuditAction.UPDATE,
+        obj=appointment,
+        patient=appointment.patient,
+        details={"status": S.CANCELLED, "reason": "hold_expired"},
+    )
+    notify(
+        user=appointment.booked_by,
+        text=_("Your request for %(when)s expired before the doctor confirmed it.")
+        % {"when": _local(appointment.starts_at)},
+        url=_status_url(appointment),
+    )
+
+
+def holds_expire(*, now=None) -> int:
+    """Lapse every pending request or proposal whose hold ran out; returns how many."""
+    now = now or timezone.now()
+    expired = 0
+    due = Appointment.objects.filter(status__in=[S.PENDING, S.PROPOSED], held_until__lte=now)
+    for appointment_id in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            appointment = _locked_appointment(appointment_id)
+            if appointment.status in (S.PENDING, S.PROPOSED) and appointment.held_until <= now:
+                _expire(appointment)
+                _release(appointment.slot)
+                expired += 1
+    return expired
+
+
+def no_shows_mark(*, now=None) -> int:
+    """Booked patients who have not checked in by their time plus the grace become no-shows."""
+    now = now or timezone.now()
+    marked = 0
+    booked = Appointment.objects.filter(status=S.BOOKED, session__starts_at__lte=now)
+    for appointment in booked.select_related("slot", "session__department"):
+        grace = timedelta(minutes=policy_for(appointment.session.department).no_show_grace_minutes)
+        if appointment.starts_at + grace > now:
+            continue
+        with transaction.atomic():
+            changed = Appointment.objects.filter(pk=appointment.pk, status=S.BOOKED).update(
+                status=S.NOSHOW
+            )
+            if changed:
+                audit_record(
+                    actor=Actor.system(None),
+                    action=AuditAction.UPDATE,
+                    obj=appointment,
+                    patient=appointment.patient,
+                    details={"status": S.NOSHOW},
+                )
+                marked += 1
+    return marked
+
+
+@transaction.atomic
+def appointment_rate(*, actor: Actor, appointment_id, stars, comment: str = "") -> Rating:
+    appointment = _patients_appointment(actor, appointment_id)
+    _require(appointment, S.FULFILLED)
+    try:
+        stars = int(stars)
+    except (TypeError, ValueError):
+        stars = 0
+    if not 1 <= stars <= 5:
+        raise BookingError("stars_invalid", _("Choose one to five stars."))
+    if Rating.objects.filter(appointment=appointment).exists():
+        raise BookingError("already_rated", _("You have already rated this visit."))
+    rating = Rating.objects.create(
+        appointment=appointment,
+        doctor=appointment.session.doctor,
+        stars=stars,
+        comment=(comment or "").strip()[:500],
+    )
+    _audit(actor, appointment, AuditAction.CREATE, rating=stars)
+    return rating
+
+
+@transaction.atomic
+def appointment_mark_paid(*, actor: Actor, appointment_id, reference: str) -> Appointment:
+    """The desk records the fee as paid, through the configured payment provider."""
+    if not actor.user.has_role(Role.RECEPTIONIST, Role.ADMIN):
+        raise PermissionDenied
+    appointment = _locked_appointment(appointment_id)
+    if appointment.payment_status == PaymentStatus.PAID:
+        return appointment
+    reference = (reference or "").strip()
+    if not reference:
+        raise BookingError("reference_required", _("Enter the receipt number."))
+    result = payment_provider().confirm(appointment, reference=reference)
+    if not result.paid:
+        raise BookingError("payment_failed", _("The payment was not confirmed."))
+    appointment.payment_status = PaymentStatus.PAID
+    appointment.paid_at = timezone.now()
+    appointment.payment_reference = result.reference[:100]
+    appointment.save(update_fields=["payment_status", "paid_at", "payment_reference"])
+    _audit(actor, appointment, AuditAction.UPDATE, payment=PaymentStatus.PAID)
+    return appointment

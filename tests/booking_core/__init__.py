@@ -1,0 +1,1 @@
+"""Pure booking cores: appointment slotting and queue wait prediction (no Django)."""
