@@ -186,7 +186,7 @@ def _findable(user, patient_id):
 def _doctors_session(actor: Actor, session_id) -> ClinicSession:
     try:
         session = (
-            ClinicSession.objects.select_for_update()
+            ClinicSession.objects.select_for_update(of=("self",))
             .select_related("doctor__user", "department")
             .get(pk=int(session_id))
         )

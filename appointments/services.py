@@ -66,7 +66,11 @@ def _release(slot: Slot | None) -> None:
 
 def _locked_slot(slot_id) -> Slot:
     try:
-        return Slot.objects.select_for_update().select_related("session").get(pk=int(slot_id))
+        return (
+            Slot.objects.select_for_update(of=("self",))
+            .select_related("session")
+            .get(pk=int(slot_id))
+        )
     except (Slot.DoesNotExist, TypeError, ValueError) as exc:
         raise BookingError("slot_not_found", _("This slot does not exist.")) from exc
 
@@ -199,7 +203,7 @@ def _local(moment) -> str:
 def _locked_appointment(appointment_id) -> Appointment:
     try:
         return (
-            Appointment.objects.select_for_update()
+            Appointment.objects.select_for_update(of=("self",))
             .select_related("session__doctor__user", "patient", "slot")
             .get(pk=int(appointment_id))
         )
