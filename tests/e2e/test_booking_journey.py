@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from appointments import queue, services
-from appointments.models import Appointment, BookingPolicy, Rating, SiteCode, Site
+from appointments.models import Appointment, BookingPolicy, Rating, Site, SiteCode
 from appointments.sms import LocmemSmsBackend
 from appointments.tokens import new_key, token_for
 from clinic.audit import Actor
