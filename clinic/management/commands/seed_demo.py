@@ -19,6 +19,7 @@ SEED_STEPS: tuple[str, ...] = (
     "clinic.demo.seed_departments",
     "clinic.demo.seed_staff",
     "clinic.demo.seed_patients",
+    "appointments.demo.seed_booking",
 )
 
 
@@ -27,7 +28,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--logins-only", action="store_true",
+            "--logins-only",
+            action="store_true",
             help="Create nothing; print the demo logins (used by `make run` after start-up).",
         )
 
@@ -57,6 +59,13 @@ class Command(BaseCommand):
         rows += [(x.role, x.username, x.password, x.name, x.department) for x in logins]
         for line in _table(rows):
             self.stdout.write(line)
+        from appointments.demo import demo_booking_url
+
+        url = demo_booking_url()
+        if url:
+            self.stdout.write("")
+            self.stdout.write(f"Patient booking (the campus QR code): {url}")
+            self.stdout.write("  Sign-in codes are written to this console (SMS_BACKEND).")
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
