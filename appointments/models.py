@@ -314,6 +314,7 @@ class Appointment(models.Model):
     walk_in = models.BooleanField(_("walk-in"), default=False)
     idempotency_key = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    created_ip = models.GenericIPAddressField(null=True, blank=True)
     held_until = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -63,6 +63,27 @@ def free_slots(*, doctor=None, session=None, now=None, limit=None):
     return result
 
 
+def full_sessions(*, doctor, now=None) -> list[ClinicSession]:
+    """The doctor's open sessions, still taking bookings, whose numbers are all taken: a patient
+    may join their waiting list."""
+    now = now or timezone.now()
+    horizon = now + timedelta(days=settings.BOOKING_DAYS_AHEAD)
+    sessions = (
+        ClinicSession.objects.filter(
+            doctor=doctor,
+            status=ClinicSession.Status.OPEN,
+            starts_at__gt=now,
+            starts_at__lte=horizon,
+        )
+        .exclude(slots__status=Slot.Status.FREE)
+        .filter(slots__isnull=False)
+        .distinct()
+        .select_related("department", "site")
+        .order_by("starts_at")
+    )
+    return [s for s in sessions if now < booking_closes_at(s)]
+
+
 @dataclass
 class DoctorChoice:
     doctor: Practitioner

@@ -58,10 +58,97 @@ def _status_url(appointment: Appointment) -> str:
 
 
 def _release(slot: Slot | None) -> None:
+    """Free ``slot``; the first patient on the session's waiting list is offered it at once."""
     if slot is not None:
         slot.status = Slot.Status.FREE
         slot.held_until = None
         slot.save(update_fields=["status", "held_until"])
+        _offer_to_waitlist(slot)
+
+
+def _offer_to_waitlist(slot: Slot) -> Appointment | None:
+    """Give a freed slot to the longest-waiting patient of its session who can take it: a
+    request for the doctor (or a booking, where the department confirms at once)."""
+    now = timezone.now()
+    session = slot.session
+    if session.status != ClinicSession.Status.OPEN or now >= booking_closes_at(session):
+        return None
+    waiting = (
+        Appointment.objects.select_for_update(of=("self",))
+        .filter(session=session, status=S.WAITLIST)
+        .select_related("patient")
+        .order_by("created_at", "pk")
+    )
+    for candidate in waiting:
+        try:
+            _check_no_overlap(candidate.patient, session)
+        except BookingError:
+            continue
+        policy = policy_for(session.department)
+        candidate.slot = slot
+        candidate.status = S.BOOKED if policy.auto_confirm else S.PENDING
+        candidate.held_until = (
+            None if policy.auto_confirm else now + timedelta(minutes=policy.hold_minutes)
+        )
+        candidate.save(update_fields=["slot", "status", "held_until"])
+        slot.status = Slot.Status.BOOKED if policy.auto_confirm else Slot.Status.HELD
+        slot.held_until = candidate.held_until
+        slot.save(update_fields=["status", "held_until"])
+        audit_record(
+            actor=Actor.system(None),
+            action=AuditAction.UPDATE,
+            obj=candidate,
+            patient=candidate.patient,
+            details={"status": candidate.status, "from": "waitlist"},
+        )
+        notify(
+            user=candidate.booked_by,
+            text=_("A number became free for you: %(when)s.") % {"when": _local(slot.starts_at)},
+            url=_status_url(candidate),
+        )
+        if candidate.status == S.PENDING:
+            notify(
+                user=session.doctor.user,
+                text=_("New booking request: %(patient)s, %(when)s")
+                % {"patient": candidate.patient.name, "when": _local(slot.starts_at)},
+                url=reverse("appointments:inbox"),
+            )
+        return candidate
+    return None
+
+
+@transaction.atomic
+def appointment_waitlist_join(
+    *, actor: Actor, session_id, patient_id, complaint: str = ""
+) -> Appointment:
+    """Queue for a fully booked session: the first number freed there is offered in turn."""
+    user = actor.user
+    if not user.has_role(Role.PATIENT):
+        raise PermissionDenied
+    patient = access.patient_get_for_user(user=user, patient_id=patient_id)
+    try:
+        session = ClinicSession.objects.select_for_update(of=("self",)).get(pk=int(session_id))
+    except (ClinicSession.DoesNotExist, TypeError, ValueError) as exc:
+        raise BookingError("not_found", _("No such session.")) from exc
+    if session.status != ClinicSession.Status.OPEN or timezone.now() >= booking_closes_at(session):
+        raise BookingError("booking_closed", _("Booking for this session has closed."))
+    if session.slots.filter(status=Slot.Status.FREE).exists():
+        raise BookingError("slots_free", _("Numbers are still free in this session; book one."))
+    if Appointment.objects.filter(
+        session=session, patient=patient, status__in=[S.WAITLIST, *ACTIVE_STATUSES]
+    ).exists():
+        raise BookingError("already_waiting", _("This patient is already listed for this session."))
+    _check_no_overlap(patient, session)
+    appointment = Appointment.objects.create(
+        session=session,
+        patient=patient,
+        booked_by=user,
+        status=S.WAITLIST,
+        complaint=(complaint or "").strip()[:300],
+        created_ip=actor.ip,
+    )
+    _audit(actor, appointment, AuditAction.CREATE, status=S.WAITLIST)
+    return appointment
 
 
 def _locked_slot(slot_id) -> Slot:
@@ -130,11 +217,12 @@ def appointment_request(
         if earlier.exists():
             return earlier.get()
     patient = access.patient_get_for_user(user=user, patient_id=patient_id)
-    hour_ago = timezone.now() - timedelta(hours=1)
-    if (
-        Appointment.objects.filter(booked_by=user, created_at__gte=hour_ago).count()
-        >= settings.BOOKING_MAX_PER_HOUR
-    ):
+    recent = Appointment.objects.filter(created_at__gte=timezone.now() - timedelta(hours=1))
+    too_many_for_ip = (
+        actor.ip is not None
+        and recent.filter(created_ip=actor.ip).count() >= settings.BOOKING_MAX_PER_IP_HOUR
+    )
+    if recent.filter(booked_by=user).count() >= settings.BOOKING_MAX_PER_HOUR or too_many_for_ip:
         raise BookingError(
             "too_many_bookings", _("Too many bookings in an hour. Please try again later.")
         )
@@ -179,6 +267,7 @@ def _request_locked(*, actor, slot_id, patient, complaint, category, idempotency
         complaint_category=category,
         idempotency_key=idempotency_key,
         created_at=now,
+        created_ip=actor.ip,
         held_until=held_until,
     )
     slot.status = Slot.Status.BOOKED if policy.auto_confirm else Slot.Status.HELD
@@ -292,7 +381,7 @@ def appointment_propose(*, actor: Actor, appointment_id, slot_id) -> Appointment
     _check_bookable(slot, now)
     _check_no_overlap(appointment.patient, slot.session, exclude=appointment)
     hold = now + timedelta(minutes=policy_for(slot.session.department).hold_minutes)
-    _release(appointment.slot)
+    previous = appointment.slot
     appointment.slot = slot
     appointment.session = slot.session
     appointment.status = S.PROPOSED
@@ -304,6 +393,7 @@ def appointment_propose(*, actor: Actor, appointment_id, slot_id) -> Appointment
     )
     slot.status, slot.held_until = Slot.Status.HELD, hold
     slot.save(update_fields=["status", "held_until"])
+    _release(previous)
     _audit(actor, appointment, AuditAction.UPDATE, status=S.PROPOSED, slot=slot.pk)
     notify(
         user=appointment.booked_by,
@@ -339,7 +429,7 @@ def appointment_accept_proposal(*, actor: Actor, appointment_id) -> Appointment:
 def appointment_cancel(*, actor: Actor, appointment_id, reason: str = "") -> Appointment:
     """The patient cancels before the session starts; the number returns to the pool."""
     appointment = _patients_appointment(actor, appointment_id)
-    _require(appointment, S.PENDING, S.PROPOSED, S.BOOKED)
+    _require(appointment, S.PENDING, S.PROPOSED, S.BOOKED, S.WAITLIST)
     if timezone.now() >= appointment.session.starts_at:
         raise BookingError("too_late", _("The session has started; ask at the desk."))
     appointment.status = S.CANCELLED
@@ -372,7 +462,8 @@ def _expire(appointment: Appointment) -> None:
 
 
 def holds_expire(*, now=None) -> int:
-    """Lapse every pending request or proposal whose hold ran out; returns how many."""
+    """Lapse every pending request or proposal whose hold ran out, and the waiting-list places
+    of sessions whose booking has closed; returns how many."""
     now = now or timezone.now()
     expired = 0
     due = Appointment.objects.filter(status__in=[S.PENDING, S.PROPOSED], held_until__lte=now)
@@ -383,7 +474,24 @@ def holds_expire(*, now=None) -> int:
                 _expire(appointment)
                 _release(appointment.slot)
                 expired += 1
-    return expired
+    return expired + _waitlists_close(now)
+
+
+def _waitlists_close(now) -> int:
+    """Waiting-list places of sessions whose booking has closed lapse: no number came free."""
+    closed = 0
+    waiting = Appointment.objects.filter(
+        status=S.WAITLIST, session__starts_at__lte=now + timedelta(days=1)
+    ).select_related("session__department")
+    for appointment in waiting:
+        if now < booking_closes_at(appointment.session):
+            continue
+        with transaction.atomic():
+            if Appointment.objects.filter(pk=appointment.pk, status=S.WAITLIST).update(
+                status=S.CANCELLED, cancel_reason=_("No number became free in time.")
+            ):
+                closed += 1
+    return closed
 
 
 def no_shows_mark(*, now=None) -> int:

@@ -26,6 +26,7 @@ booking_patterns = (
         path("me/", booking.me, name="me"),
         path("me/people/new/", booking.person_add, name="person_add"),
         path("slot/<int:slot_id>/", booking.slot, name="slot"),
+        path("sessions/<int:session_id>/waitlist/", booking.waitlist, name="waitlist"),
         path("appointments/<int:pk>/", booking.appointment, name="appointment"),
         path(
             "appointments/<int:pk>/status.json",

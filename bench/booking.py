@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["BOOKING_MAX_PER_HOUR"] = "1000000"
+os.environ["BOOKING_MAX_PER_IP_HOUR"] = "1000000"
 
 import django  # noqa: E402
 

@@ -55,6 +55,10 @@ def home(request):
     user = request.user
     context = {"role": user.role}
     if user.role == Role.DOCTOR:
+        from appointments.selectors import inbox_for, sessions_today_for
+
+        context["pending_requests"] = inbox_for(user).count()
+        context["sessions_today"] = sessions_today_for(user).count()
         context["recent_encounters"] = Encounter.objects.filter(practitioner=user).select_related(
             "patient", "department"
         )[:10]

@@ -272,6 +272,8 @@ PHONE_CODE_MAX_PER_HOUR = env.int("PHONE_CODE_MAX_PER_HOUR", default=5)
 PHONE_CODE_MAX_PER_IP_HOUR = env.int("PHONE_CODE_MAX_PER_IP_HOUR", default=20)
 PHONE_CODE_MAX_ATTEMPTS = env.int("PHONE_CODE_MAX_ATTEMPTS", default=5)
 BOOKING_MAX_PER_HOUR = env.int("BOOKING_MAX_PER_HOUR", default=10)
+# Per IP address: higher, since a family or a clinic's Wi-Fi shares one address.
+BOOKING_MAX_PER_IP_HOUR = env.int("BOOKING_MAX_PER_IP_HOUR", default=60)
 BOOKING_DAYS_AHEAD = env.int("BOOKING_DAYS_AHEAD", default=14)
 # Check-in opens this many minutes before the appointment time.
 CHECK_IN_OPENS_MINUTES = env.int("CHECK_IN_OPENS_MINUTES", default=120)

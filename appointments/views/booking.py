@@ -22,7 +22,7 @@ from clinic.models import AuditAction, Department, Practitioner, Relationship, R
 
 from .. import identity, queue, selectors, services
 from ..errors import BookingError
-from ..models import AppointmentStatus, ComplaintCategory, SiteCode, Slot
+from ..models import AppointmentStatus, ClinicSession, ComplaintCategory, SiteCode, Slot
 from ..tokens import key_from
 
 S = AppointmentStatus
@@ -120,6 +120,7 @@ def doctor(request, token, doctor_id):
             "token": token,
             "doctor": practitioner,
             "sessions": [(day, session, items) for (day, session), items in days.items()],
+            "full_sessions": selectors.full_sessions(doctor=practitioner),
             "category": _int(request.GET.get("category")),
         },
     )
@@ -170,6 +171,34 @@ def slot(request, slot_id):
             "error": error,
             "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
         },
+        status=409 if error else 200,
+    )
+
+
+@patient_required
+@require_http_methods(["GET", "POST"])
+def waitlist(request, session_id):
+    """Join the waiting list of a fully booked session."""
+    session = get_object_or_404(
+        ClinicSession.objects.select_related("doctor__user", "department", "site"), pk=session_id
+    )
+    error = None
+    if request.method == "POST":
+        try:
+            appointment = services.appointment_waitlist_join(
+                actor=Actor.from_request(request),
+                session_id=session.pk,
+                patient_id=request.POST.get("person"),
+                complaint=request.POST.get("complaint", ""),
+            )
+        except BookingError as exc:
+            error = exc.message
+        else:
+            return redirect("booking:appointment", pk=appointment.pk)
+    return render(
+        request,
+        "appointments/booking/waitlist.html",
+        {"session": session, "people": identity.people_for(request.user), "error": error},
         status=409 if error else 200,
     )
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from appointments import services
 from appointments.errors import BookingError
@@ -24,6 +24,14 @@ from .conftest import actor, at, make_session, own_record
 
 S = AppointmentStatus
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Messages stored for patients are in the language active when written; read them in
+    English here."""
+    with translation.override("en"):
+        yield
 
 
 def request(user, slot, **kwargs):
@@ -246,3 +254,12 @@ def test_statuses_are_fhir_appointment_status_codes():
         "waitlist",
     }
     assert set(S.values) <= fhir
+
+
+def test_bookings_per_ip_address_are_rate_limited(settings, booker, other_booker, owner, site):
+    settings.BOOKING_MAX_PER_IP_HOUR = 1
+    sessions = [make_session(owner, site, start=at(day, 8), slots=1) for day in (1, 2)]
+    request(booker, sessions[0].slots.get())
+    with pytest.raises(BookingError) as error:
+        request(other_booker, sessions[1].slots.get())  # same address (actor's 10.0.0.1)
+    assert error.value.code == "too_many_bookings"
