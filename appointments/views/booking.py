@@ -8,6 +8,7 @@ import uuid
 from functools import wraps
 
 from django.contrib.auth import login
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -337,8 +338,18 @@ def appointment(request, pk):
 
 @patient_required
 def appointment_status(request, pk):
-    """Polled by the status page so it follows the doctor's decision and the queue."""
-    return JsonResponse(_status_payload(_own_appointment(request, pk)))
+    """Polled by the status page so it follows the doctor's decision and the queue; audited
+    once per sign-in session, not per poll."""
+    item = _own_appointment(request, pk)
+    if cache.add(f"audit:appointment-status:{request.session.session_key}:{item.pk}", 1, 12 * 3600):
+        audit_record(
+            actor=Actor.from_request(request),
+            action=AuditAction.VIEW,
+            obj=item,
+            patient=item.patient,
+            details={"via": "status"},
+        )
+    return JsonResponse(_status_payload(item))
 
 
 @patient_required

@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import access
-from clinic.audit import Actor
-from clinic.models import Patient, Role
+from clinic.audit import Actor, audit_record
+from clinic.models import AuditAction, Patient, Role
 
 from .. import queue, selectors, services
 from ..errors import BookingError
@@ -30,6 +30,15 @@ DESK = (Role.ADMIN, Role.RECEPTIONIST)
 def _require_role(request, *roles):
     if request.user.role not in roles:
         raise PermissionDenied
+
+
+def _audit_list(request, page: str, appointments) -> None:
+    """One audit row per page listing patients, naming the appointments shown."""
+    audit_record(
+        actor=Actor.from_request(request),
+        action=AuditAction.VIEW,
+        details={"page": page, "appointments": [a.pk for a in appointments][:200]},
+    )
 
 
 def _run(request, fn, **kwargs):
@@ -55,6 +64,7 @@ def inbox(request):
             messages.success(request, _("%(n)s requests confirmed.") % {"n": done})
         return redirect("appointments:inbox")
     pending = list(selectors.inbox_for(request.user))
+    _audit_list(request, "inbox", pending)
     return render(request, "appointments/inbox.html", {"pending": pending})
 
 
@@ -90,6 +100,12 @@ def decide(request, pk):
         if done is not None:
             messages.success(request, _("Saved."))
             return redirect("appointments:inbox")
+    audit_record(
+        actor=Actor.from_request(request),
+        action=AuditAction.VIEW,
+        obj=appointment,
+        patient=appointment.patient,
+    )
     alternatives = selectors.free_slots(doctor=appointment.session.doctor, limit=20)
     return render(
         request,
@@ -131,6 +147,8 @@ def doctor_queue(request):
         }
         for session in selectors.sessions_today_for(request.user)
     ]
+    shown = [e.appointment for s in sessions for e in s["queue"]]
+    _audit_list(request, "queue", shown + [s["in_room"] for s in sessions if s["in_room"]])
     return render(request, "appointments/queue.html", {"sessions": sessions})
 
 
@@ -220,6 +238,8 @@ def desk(request):
         .exclude(status__in=[S.CANCELLED, S.PENDING, S.PROPOSED])
         .select_related("patient", "session__doctor__user")
     )
+    unpaid = list(unpaid)
+    _audit_list(request, "desk", unpaid)
     return render(request, "appointments/desk.html", {"sessions": sessions, "unpaid": unpaid})
 
 

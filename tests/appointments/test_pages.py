@@ -182,3 +182,33 @@ def test_sign_in_never_redirects_off_site(client, sms_outbox):
 def test_staff_logins_are_not_patients_on_the_booking_pages(client_as, owner, clinic_session):
     client = client_as(owner)
     assert client.get(reverse("booking:me")).status_code == 403
+
+
+def test_the_doctors_lists_and_the_request_page_are_audited(
+    client_as, owner, booker, clinic_session
+):
+    appointment = services.appointment_request(
+        actor=actor(booker),
+        slot_id=clinic_session.slots.first().pk,
+        patient_id=own_record(booker).pk,
+    )
+    client = client_as(owner)
+    client.get(reverse("appointments:inbox"))
+    client.get(reverse("appointments:decide", args=[appointment.pk]))
+    listed = AuditEvent.objects.filter(user=owner, action="view", details__page="inbox").get()
+    assert listed.details["appointments"] == [appointment.pk]
+    assert AuditEvent.objects.filter(
+        user=owner, action="view", object_type="appointment", patient=own_record(booker)
+    ).exists()
+
+
+def test_polling_the_status_is_audited_once_per_session(client, booker, clinic_session):
+    appointment = services.appointment_request(
+        actor=actor(booker),
+        slot_id=clinic_session.slots.first().pk,
+        patient_id=own_record(booker).pk,
+    )
+    client.force_login(booker)
+    for _ in range(3):
+        client.get(reverse("booking:appointment_status", args=[appointment.pk]))
+    assert AuditEvent.objects.filter(details__via="status").count() == 1
