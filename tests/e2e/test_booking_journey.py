@@ -44,7 +44,7 @@ def clinic(settings, owner, cardiology):
 
 
 def sms_code() -> str:
-    return re.search(r"\b(\d{6})\b", LocmemSmsBackend.outbox[-1][1]).group(1)
+    return re.search(r"(?<!\d)(\d{6})(?!\d)", LocmemSmsBackend.outbox[-1][1]).group(1)
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
