@@ -1,6 +1,7 @@
 """The booking pages through Django's test client: the journey, and who is refused."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -212,3 +213,43 @@ def test_polling_the_status_is_audited_once_per_session(client, booker, clinic_s
     for _ in range(3):
         client.get(reverse("booking:appointment_status", args=[appointment.pk]))
     assert AuditEvent.objects.filter(details__via="status").count() == 1
+
+
+def test_the_staff_pages_render_for_their_roles(
+    client_as, owner, receptionist, admin_user, site, code, booker, clinic_session
+):
+    appointment = services.appointment_request(
+        actor=actor(booker),
+        slot_id=clinic_session.slots.first().pk,
+        patient_id=own_record(booker).pk,
+    )
+    services.appointment_confirm(actor=actor(owner), appointment_id=appointment.pk)
+    doctor = client_as(owner)
+    for name in ("appointments:queue", "appointments:notifications", "home"):
+        assert doctor.get(reverse(name)).status_code == 200
+    assert doctor.get(reverse("appointments:desk")).status_code == 403
+    desk = client_as(receptionist)
+    for name in ("appointments:desk", "appointments:sites"):
+        assert desk.get(reverse(name)).status_code == 200
+    desk.post(reverse("appointments:sites"), {"site": site.pk, "action": "revoke", "code": code.pk})
+    code.refresh_from_db()
+    assert code.revoked_at is not None
+    assert client_as(admin_user).get(reverse("appointments:sites")).status_code == 200
+
+
+def test_the_desk_registers_a_walk_in_by_record_number(client_as, receptionist, owner, site):
+    from django.utils import timezone
+
+    from .conftest import make_session
+
+    now = timezone.now()
+    session = make_session(owner, site, start=now - timedelta(minutes=30), slots=8)
+    patient = PatientFactory(name="吴敏")
+    response = client_as(receptionist).post(
+        reverse("appointments:desk"),
+        {"action": "walk_in", "mrn": patient.mrn, "session": session.pk},
+        follow=True,
+    )
+    assert response.status_code == 200
+    walk_in = Appointment.objects.get(patient=patient)
+    assert walk_in.walk_in and walk_in.status == S.ARRIVED and walk_in.queue_number == 9
