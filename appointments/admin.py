@@ -5,11 +5,16 @@ from .models import (
     BookingPolicy,
     ClinicSession,
     ComplaintCategory,
+    CoverRequirement,
     Rating,
+    RosterStaff,
     SessionTemplate,
+    ShiftType,
     Site,
     SiteCode,
     Slot,
+    StaffContract,
+    StaffRequest,
 )
 
 
@@ -90,3 +95,32 @@ class AppointmentAdmin(admin.ModelAdmin):
 class RatingAdmin(admin.ModelAdmin):
     list_display = ("doctor", "stars", "created_at")
     readonly_fields = ("appointment", "doctor", "stars", "comment", "created_at")
+
+
+@admin.register(ShiftType)
+class ShiftTypeAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "name_en", "start", "minutes", "night", "clinic_period")
+    filter_horizontal = ("cannot_follow",)
+
+
+@admin.register(StaffContract)
+class StaffContractAdmin(admin.ModelAdmin):
+    list_display = ("name", "min_total_minutes", "max_total_minutes", "max_weekends")
+
+
+@admin.register(RosterStaff)
+class RosterStaffAdmin(admin.ModelAdmin):
+    list_display = ("user", "department", "contract", "active")
+    list_filter = ("department", "contract", "active")
+
+
+@admin.register(CoverRequirement)
+class CoverRequirementAdmin(admin.ModelAdmin):
+    list_display = ("department", "weekday", "date", "shift_type", "required")
+    list_filter = ("department", "shift_type")
+
+
+@admin.register(StaffRequest)
+class StaffRequestAdmin(admin.ModelAdmin):
+    list_display = ("user", "kind", "date", "end_date", "shift_type", "status")
+    list_filter = ("kind", "status")

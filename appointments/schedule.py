@@ -55,31 +55,64 @@ def _aware(day: date, at) -> datetime:
 
 def session_from_template(template: SessionTemplate, day: date) -> ClinicSession | None:
     """Create ``template``'s session on ``day`` with its slots; None if it already exists."""
-    starts_at, ends_at = _aware(day, template.start_time), _aware(day, template.end_time)
+    starts_at = _aware(day, template.start_time)
     if ClinicSession.objects.filter(doctor=template.doctor, starts_at=starts_at).exists():
         return None
-    session = ClinicSession.objects.create(
+    return session_create(
         doctor=template.doctor,
         department=template.department,
         site=template.site,
-        date=day,
+        day=day,
         period=template.period,
         starts_at=starts_at,
-        ends_at=ends_at,
+        ends_at=_aware(day, template.end_time),
         mode=template.mode,
+        quota=template.quota,
+        slot_minutes=template.slot_minutes,
         fee=template.fee,
         template=template,
     )
+
+
+def session_create(
+    *,
+    doctor,
+    department,
+    site,
+    day,
+    period,
+    starts_at,
+    ends_at,
+    mode,
+    quota=0,
+    slot_minutes=15,
+    fee=0,
+    template=None,
+    roster=None,
+) -> ClinicSession:
+    """A clinic session with its slots: fixed-length in timed mode, optimised arrival times for
+    the number quota otherwise."""
+    session = ClinicSession.objects.create(
+        doctor=doctor,
+        department=department,
+        site=site,
+        date=day,
+        period=period,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        mode=mode,
+        fee=fee,
+        template=template,
+        roster=roster,
+    )
     length = (ends_at - starts_at).total_seconds() / 60
-    if template.mode == SessionMode.TIMED:
-        count = int(length // template.slot_minutes)
-        offsets = [i * template.slot_minutes for i in range(count)]
-        minutes = [template.slot_minutes] * count
+    if mode == SessionMode.TIMED:
+        count = int(length // slot_minutes)
+        offsets = [i * slot_minutes for i in range(count)]
+        minutes = [slot_minutes] * count
     else:
         offsets = (
-            quota_offsets(patients=template.quota, length_minutes=length, doctor=template.doctor)
-            if template.quota
-            else []
+            quota_offsets(patients=quota, length_minutes=length, doctor=doctor) if quota else []
         )
         ends = [*offsets[1:], length]
         minutes = [max(1, round(end - start)) for start, end in zip(offsets, ends, strict=True)]

@@ -34,3 +34,16 @@ def notification_email_send(notification_id: int) -> bool:
     from .notifications import notification_email
 
     return notification_email(notification_id)
+
+
+@shared_task(
+    name="appointments.rostering.roster_solve",
+    acks_late=True,
+    time_limit=60 * 60,
+    soft_time_limit=55 * 60,
+)
+def roster_solve(period_id: int, minimal_change: bool = False) -> str:
+    """Runs on the ``scheduling`` queue (routed by name in settings)."""
+    from .rosters import roster_solve_run
+
+    return roster_solve_run(period_id, minimal_change=minimal_change)

@@ -287,3 +287,17 @@ CELERY_BEAT_SCHEDULE = {
     "booking-sessions-generate": {"task": "appointments.sessions_generate", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Rosters ----------------------------------------------------------------------------------
+# The optimiser's time per solve, the CP-SAT threads it uses and how often progress is saved
+# (it solves in slices of this many seconds, each warm-started, so a cancel takes effect).
+ROSTER_TIME_LIMIT_SECONDS = env.float("ROSTER_TIME_LIMIT_SECONDS", default=60.0)
+ROSTER_WORKERS = env.int("ROSTER_WORKERS", default=2)
+ROSTER_SLICE_SECONDS = env.float("ROSTER_SLICE_SECONDS", default=15.0)
+# Soft penalties: spread of night shifts and of weekends worked between staff; the cost of
+# changing a cell in a minimal-change re-solve (after a sick call or a manual edit).
+ROSTER_FAIRNESS_NIGHTS_WEIGHT = env.int("ROSTER_FAIRNESS_NIGHTS_WEIGHT", default=5)
+ROSTER_FAIRNESS_WEEKENDS_WEIGHT = env.int("ROSTER_FAIRNESS_WEEKENDS_WEIGHT", default=5)
+ROSTER_CHANGE_WEIGHT = env.int("ROSTER_CHANGE_WEIGHT", default=20)
+# Numbers offered in a clinic session created by publishing a roster.
+ROSTER_CLINIC_QUOTA = env.int("ROSTER_CLINIC_QUOTA", default=12)

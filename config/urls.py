@@ -23,6 +23,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("b/", include(booking_patterns)),
     path("appointments/", include("appointments.urls")),
+    path("rosters/", include("appointments.roster_urls")),
     path("", include("imaging.urls")),
     path("", include("clinic.urls")),
 ]

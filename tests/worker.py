@@ -41,6 +41,9 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         "PYTHONUNBUFFERED": "1",
         # Study-stability tests wait this long; they set the same in the test process.
         "STABLE_SECONDS": "1",
+        # Roster solves in integration tests are short.
+        "ROSTER_TIME_LIMIT_SECONDS": "4",
+        "ROSTER_SLICE_SECONDS": "2",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
     log_path = Path(settings.VAR_DIR) / f"test-worker-{os.getpid()}.log"

@@ -210,6 +210,14 @@ class ClinicSession(models.Model):
     template = models.ForeignKey(
         SessionTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    roster = models.ForeignKey(
+        "appointments.RosterPeriod",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sessions",
+        help_text=_("The published roster this session comes from."),
+    )
 
     class Meta:
         ordering = ["starts_at"]

@@ -1,0 +1,56 @@
+"""Models of the appointments app: booking (sites, sessions, slots, appointments, the queue)
+and rosters (shift types, contracts, cover, requests, roster versions and their shifts)."""
+
+from .booking import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    BookingPolicy,
+    ClinicSession,
+    ComplaintCategory,
+    Notification,
+    PaymentStatus,
+    Period,
+    PhoneCode,
+    Rating,
+    SessionMode,
+    SessionTemplate,
+    Site,
+    SiteCode,
+    Slot,
+)
+from .rosters import (
+    CoverRequirement,
+    RosterAssignment,
+    RosterPeriod,
+    RosterStaff,
+    ShiftType,
+    StaffContract,
+    StaffRequest,
+)
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "Appointment",
+    "AppointmentStatus",
+    "BookingPolicy",
+    "ClinicSession",
+    "ComplaintCategory",
+    "CoverRequirement",
+    "Notification",
+    "PaymentStatus",
+    "Period",
+    "PhoneCode",
+    "Rating",
+    "RosterAssignment",
+    "RosterPeriod",
+    "RosterStaff",
+    "SessionMode",
+    "SessionTemplate",
+    "ShiftType",
+    "Site",
+    "SiteCode",
+    "Slot",
+    "StaffContract",
+    "StaffRequest",
+]
