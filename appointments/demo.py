@@ -177,3 +177,115 @@ def demo_booking_url() -> str:
     if code is None:
         return ""
     return settings.SITE_URL + reverse("booking:entry", args=[token_for(code.key)])
+
+
+# --- Rosters ----------------------------------------------------------------------------------
+
+ROSTER_NURSES = ("周敏", "吴丹", "郑洁", "王芳", "冯雪", "何静", "宋佳", "唐颖")
+
+
+def seed_rosters() -> dict[str, int]:
+    """Cardiology's ward roster: four shift types, nurse and doctor contracts, ten staff, cover
+    for every weekday, one approved day off, and a draft four-week roster to optimise."""
+    from django.contrib.auth.hashers import make_password
+
+    from clinic.models import Role
+
+    from .models import CoverRequirement, RosterPeriod, RosterStaff, ShiftType, StaffContract
+    from .models import StaffRequest as Request
+
+    created = {"shift types": 0, "roster staff": 0, "cover": 0, "rosters": 0}
+    specs = [
+        ("A", "早班", "Early", time(8), 480, False, ""),
+        ("P", "晚班", "Late", time(15), 480, False, ""),
+        ("N", "夜班", "Night", time(22), 600, True, ""),
+        ("C", "门诊", "Clinic", time(8), 240, False, "am"),
+    ]
+    colours = {"A": "#9fd8a4", "P": "#f7c873", "N": "#8fa8d9", "C": "#e4a5c8"}
+    types = {}
+    for code, name, name_en, start, minutes, night, clinic in specs:
+        types[code], new = _get_or_create(
+            ShiftType,
+            {"code": code},
+            {
+                "name": name,
+                "name_en": name_en,
+                "start": start,
+                "minutes": minutes,
+                "night": night,
+                "clinic_period": clinic,
+                "colour": colours[code],
+            },
+        )
+        created["shift types"] += new
+    types["N"].cannot_follow.add(types["A"], types["P"], types["C"])
+    types["P"].cannot_follow.add(types["A"], types["C"])
+    nurse_contract, _new = _get_or_create(
+        StaffContract,
+        {"name": "护士全职 Nurse full time"},
+        {
+            "max_shifts": {"N": 6, "C": 0},
+            "min_total_minutes": 7680,
+            "max_total_minutes": 9600,
+            "min_consecutive_shifts": 2,
+            "max_consecutive_shifts": 5,
+            "min_consecutive_days_off": 2,
+            "max_weekends": 3,
+        },
+    )
+    doctor_contract, _new = _get_or_create(
+        StaffContract,
+        {"name": "医生 Doctor"},
+        {
+            "max_shifts": {"N": 4},
+            "min_total_minutes": 4800,
+            "max_total_minutes": 9600,
+            "min_consecutive_shifts": 1,
+            "max_consecutive_shifts": 5,
+            "min_consecutive_days_off": 1,
+            "max_weekends": 2,
+        },
+    )
+    cardiology = Department.objects.get(code="cardiology")
+    members = [(u, nurse_contract) for u in User.objects.filter(username="nurse")]
+    members += [(u, doctor_contract) for u in User.objects.filter(username="doctor")]
+    for i, name in enumerate(ROSTER_NURSES, start=1):
+        user, _new = User.objects.get_or_create(
+            username=f"ward-nurse{i}",
+            defaults={
+                "full_name": name,
+                "role": Role.NURSE,
+                "department": cardiology,
+                "password": make_password(None),
+            },
+        )
+        members.append((user, nurse_contract))
+    for user, contract in members:
+        created["roster staff"] += _get_or_create(
+            RosterStaff, {"user": user}, {"department": cardiology, "contract": contract}
+        )[1]
+    need = {"A": (3, 2), "P": (2, 2), "N": (1, 1), "C": (1, 0)}
+    for code, (weekday_need, weekend_need) in need.items():
+        for weekday in range(7):
+            required = weekday_need if weekday < 5 else weekend_need
+            if required:
+                created["cover"] += _get_or_create(
+                    CoverRequirement,
+                    {"department": cardiology, "weekday": weekday, "shift_type": types[code]},
+                    {"required": required, "under_weight": 100, "over_weight": 10},
+                )[1]
+    today = timezone.localdate()
+    start = today + timedelta(days=7 - today.weekday())
+    first_nurse = User.objects.get(username="ward-nurse1")
+    _get_or_create(
+        Request,
+        {"user": first_nurse, "date": start + timedelta(days=4)},
+        {"kind": "day_off", "status": "approved", "note": "孩子家长会"},
+    )
+    if not RosterPeriod.objects.filter(department=cardiology).exists():
+        scheduler = User.objects.filter(username="scheduler").first()
+        RosterPeriod.objects.create(
+            department=cardiology, start=start, days=28, created_by=scheduler or first_nurse
+        )
+        created["rosters"] += 1
+    return created

@@ -6,7 +6,8 @@ import re
 import pytest
 from django.core.management import call_command
 
-from appointments.models import ClinicSession, Rating, SessionMode, Slot
+from appointments.models import ClinicSession, Rating, RosterPeriod, SessionMode, Slot
+from appointments.rosters import problem_for
 
 pytestmark = pytest.mark.django_db
 
@@ -24,3 +25,6 @@ def test_seed_demo_prints_a_booking_link_that_leads_to_bookable_doctors(client, 
     assert ClinicSession.objects.filter(mode=SessionMode.QUOTA).exists()
     assert Slot.objects.filter(status=Slot.Status.FREE).count() > 100
     assert Rating.objects.count() == 4
+    roster = RosterPeriod.objects.get()
+    problem = problem_for(roster)
+    assert len(problem.instance.employees) == 10 and problem.instance.horizon == 28

@@ -20,6 +20,7 @@ SEED_STEPS: tuple[str, ...] = (
     "clinic.demo.seed_staff",
     "clinic.demo.seed_patients",
     "appointments.demo.seed_booking",
+    "appointments.demo.seed_rosters",
 )
 
 
