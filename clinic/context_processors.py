@@ -40,4 +40,10 @@ def navigation(request):
     ]
     if user.is_staff:
         items.append({"label": _("Administration"), "url": reverse("admin:index"), "active": False})
-    return {"nav_items": items}
+    from appointments.models import Notification
+
+    unread = Notification.objects.filter(user=user, read_at__isnull=True).count()
+    for item in items:
+        if unread and item["url"] == reverse("appointments:notifications"):
+            item["label"] = f"{item['label']} ({unread})"
+    return {"nav_items": items, "unread_notifications": unread}
