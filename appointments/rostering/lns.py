@@ -2,8 +2,9 @@
 
 Each step copies the model, fixes every cell outside a neighbourhood to the incumbent roster and
 lets CP-SAT re-optimise the rest from a hint. Neighbourhoods: a few whole employees (swap their
-patterns against each other), a window of days for everybody (move cover between people), and a
-mix. Sizes adapt: a neighbourhood solved to optimality grows, one that times out shrinks.
+patterns against each other), a window of days for everybody (move cover between people), a
+mix, and people around a badly covered shift (neighbourhoods.py). Sizes adapt: a neighbourhood
+solved to optimality grows, one that times out shrinks.
 
 Runs ``threads`` searches side by side, each with a one-worker CP-SAT, since small sub-problems
 use one core well and the native solver releases the GIL.
@@ -21,6 +22,10 @@ from ortools.sat.python import cp_model
 
 from .model import RosterModel
 from .neighbourhoods import Neighbourhoods
+
+
+# Time limit of one step; sizes adapt so that about half the steps finish sooner (bench/README).
+STEP_SECONDS = 2.0
 
 
 @dataclass
@@ -54,13 +59,13 @@ class LargeNeighbourhoodSearch:
         *,
         on_improve: Callable[[Incumbent], None],
         seed: int = 0,
-        step_seconds: float = 0.5,
+        step_seconds: float | None = None,
     ):
         self.roster = roster
         self.incumbent = incumbent
         self.on_improve = on_improve
         self.seed = seed
-        self.step_seconds = step_seconds
+        self.step_seconds = step_seconds or STEP_SECONDS
         self.lock = threading.Lock()
         self.base = roster.model.proto
         inst = roster.instance
@@ -78,8 +83,10 @@ class LargeNeighbourhoodSearch:
         self.steps = 0
         self.improvements = 0
 
-    def run(self, deadline: float, threads: int) -> Incumbent:
-        """Search until ``deadline`` (time.monotonic()) with ``threads`` parallel searches."""
+    def run(self, deadline: float, threads: int, lower_bound: int | None = None) -> Incumbent:
+        """Search until ``deadline`` (time.monotonic()) with ``threads`` parallel searches, or
+        until the incumbent reaches ``lower_bound`` (then it is optimal)."""
+        self.lower_bound = lower_bound if lower_bound is not None else -(10**18)
         workers = [
             threading.Thread(target=self._loop, args=(deadline, self.seed + i), daemon=True)
             for i in range(max(1, threads))
@@ -93,13 +100,16 @@ class LargeNeighbourhoodSearch:
     def _loop(self, deadline: float, seed: int) -> None:
         rng = random.Random(seed)
         while (left := deadline - time.monotonic()) > 0.05:
+            if self.incumbent.objective <= self.lower_bound:
+                return
             kind = rng.choice(list(self.sizes))
             with self.lock:
                 start = self.incumbent
                 free = self.neighbourhoods.draw(
                     kind, self.sizes[kind].value, start.values, rng
                 )
-            status, objective, values = self._solve(start, free, min(left, self.step_seconds))
+            seconds = min(left, self.step_seconds)
+            status, objective, values = self._solve(start, free, seconds, rng.randrange(1 << 30))
             with self.lock:
                 self.steps += 1
                 self.sizes[kind].update(status == cp_model.OPTIMAL)
@@ -110,17 +120,19 @@ class LargeNeighbourhoodSearch:
                         self.improvements += 1
                         self.on_improve(self.incumbent)
 
-    def _solve(self, start: Incumbent, free: set, seconds: float):
+    def _solve(self, start: Incumbent, free: set, seconds: float, seed: int = 0):
         fixed = {
             index: start.values[index]
             for cell, indexes in self.cells.items()
             if cell not in free
             for index in indexes
         }
-        return solve_fixed(self.base, fixed, start.values, seconds)
+        return solve_fixed(self.base, fixed, start.values, seconds, seed)
 
 
-def solve_fixed(base, fixed: dict[int, int], hint: list[int] | None, seconds: float):
+def solve_fixed(
+    base, fixed: dict[int, int], hint: list[int] | None, seconds: float, seed: int = 0
+):
     """Solve a copy of ``base`` with the ``fixed`` variables (proto index -> value) pinned.
 
     ``hint`` is a complete solution vector: a complete hint is taken as the first solution at
@@ -140,6 +152,7 @@ def solve_fixed(base, fixed: dict[int, int], hint: list[int] | None, seconds: fl
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = seconds
     solver.parameters.num_workers = 1
+    solver.parameters.random_seed = seed
     # The full LP relaxation proves small neighbourhoods optimal ~10x faster (bench/README).
     solver.parameters.linearization_level = 2
     status = solver.solve(sub)
