@@ -5,6 +5,7 @@ from datetime import date
 
 from ..models import RosterPeriod, RosterStaff
 from ..rostering.verify import Evaluation, evaluate
+from .messages import describe
 from .problem import assignment_of, problem_for
 
 
@@ -27,6 +28,8 @@ class Grid:
     evaluation: Evaluation
     shift_types: list
     changed: int = 0
+    violations: list[str] = field(default_factory=list)
+    explanation: list[str] = field(default_factory=list)
 
 
 def roster_grid(period: RosterPeriod) -> Grid:
@@ -47,6 +50,7 @@ def roster_grid(period: RosterPeriod) -> Grid:
             key = (request.employee, request.day)
             penalty[key] = penalty.get(key, 0) + request.weight
     weekends = problem.instance.weekends()
+    names = {str(m.user_id): m.user.display_name for m in problem.staff}
     rows = []
     for member in problem.staff:
         employee = str(member.user_id)
@@ -60,7 +64,11 @@ def roster_grid(period: RosterPeriod) -> Grid:
                 row.minutes += shift.minutes
                 row.nights += shift.night
         row.weekends = sum(1 for days in weekends if any(cells.get((employee, d)) for d in days))
-        row.violations = [v for v in evaluation.violations if v.startswith(f"{employee}:")]
+        row.violations = [
+            describe(v, names=names, first_day=period.start)
+            for v in evaluation.violations
+            if v.startswith(f"{employee}:")
+        ]
         rows.append(row)
     cover = []
     requirements = {(c.day, c.shift): c for c in problem.instance.cover}
@@ -89,4 +97,8 @@ def roster_grid(period: RosterPeriod) -> Grid:
         evaluation=evaluation,
         shift_types=list(problem.shifts.values()),
         changed=sum(1 for row in rows for cell in row.cells if cell[3]),
+        violations=[
+            describe(v, names=names, first_day=period.start) for v in evaluation.violations
+        ],
+        explanation=[describe(e, names=names, first_day=period.start) for e in period.explanation],
     )

@@ -19,6 +19,7 @@ from clinic.models import Department, Role
 from .. import rosters
 from ..errors import BookingError
 from ..models import RosterAssignment, RosterPeriod, RosterStaff, ShiftType, StaffRequest
+from ..rosters.messages import describe_all
 
 STAFF_ROLES = (Role.DOCTOR, Role.NURSE, Role.RECEPTIONIST, Role.SCHEDULER, Role.ADMIN)
 
@@ -153,7 +154,7 @@ def roster_cell(request, pk):
     return JsonResponse(
         {
             "objective": evaluation.objective,
-            "violations": list(evaluation.violations),
+            "violations": describe_all(evaluation.violations, RosterPeriod.objects.get(pk=pk)),
             "request_cost": evaluation.request_cost,
             "cover_cost": evaluation.cover_cost,
             "fairness_cost": evaluation.fairness_cost,

@@ -195,3 +195,44 @@ def test_a_sick_call_on_a_published_roster_makes_a_new_version(period, team, sch
     )
     assert not off.exists()
     assert rosters.roster_grid(version).changed >= 1
+
+
+def test_broken_rules_read_with_names_and_dates_in_the_language(period, team, scheduler):
+    from django.utils import translation
+
+    alice = team[0]
+    rosters.roster_cell_set(
+        actor=actor(scheduler),
+        period_id=period.pk,
+        user_id=alice.pk,
+        day=period.start,
+        shift_code="N",
+    )
+    rosters.roster_cell_set(
+        actor=actor(scheduler),
+        period_id=period.pk,
+        user_id=alice.pk,
+        day=period.start + timedelta(days=1),
+        shift_code="D",
+    )
+    with translation.override("en"):
+        grid = rosters.roster_grid(period)
+    expected = (
+        f"{alice.display_name}: D on {period.start + timedelta(days=1):%m-%d} may not follow N"
+    )
+    assert expected in grid.violations
+    with translation.override("zh-hans"):
+        grid = rosters.roster_grid(period)
+    assert any(alice.display_name in v and "不能" in v for v in grid.violations)
+
+
+def test_an_impossible_roster_is_explained_with_names(period, contract, team):
+    contract.min_total_minutes = 3900
+    contract.save()
+    solve(period)
+    from django.utils import translation
+
+    with translation.override("en"):
+        grid = rosters.roster_grid(period)
+    assert grid.explanation
+    assert any(member.display_name in line for line in grid.explanation for member in team)
