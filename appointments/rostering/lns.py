@@ -23,7 +23,6 @@ from ortools.sat.python import cp_model
 from .model import RosterModel
 from .neighbourhoods import Neighbourhoods
 
-
 # Time limit of one step; sizes adapt so that about half the steps finish sooner (bench/README).
 STEP_SECONDS = 2.0
 
@@ -103,12 +102,10 @@ class LargeNeighbourhoodSearch:
             if self.incumbent.objective <= self.lower_bound:
                 return
             kind = rng.choice(list(self.sizes))
+            seconds = min(left, self.step_seconds)
             with self.lock:
                 start = self.incumbent
-                free = self.neighbourhoods.draw(
-                    kind, self.sizes[kind].value, start.values, rng
-                )
-            seconds = min(left, self.step_seconds)
+                free = self.neighbourhoods.draw(kind, self.sizes[kind].value, start.values, rng)
             status, objective, values = self._solve(start, free, seconds, rng.randrange(1 << 30))
             with self.lock:
                 self.steps += 1
@@ -130,9 +127,7 @@ class LargeNeighbourhoodSearch:
         return solve_fixed(self.base, fixed, start.values, seconds, seed)
 
 
-def solve_fixed(
-    base, fixed: dict[int, int], hint: list[int] | None, seconds: float, seed: int = 0
-):
+def solve_fixed(base, fixed: dict[int, int], hint: list[int] | None, seconds: float, seed: int = 0):
     """Solve a copy of ``base`` with the ``fixed`` variables (proto index -> value) pinned.
 
     ``hint`` is a complete solution vector: a complete hint is taken as the first solution at

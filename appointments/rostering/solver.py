@@ -71,6 +71,7 @@ def solve(
     ``hint``: a roster to start from (e.g. last month's). ``fixed``: cells that must keep the
     given shift (``None`` = day off). ``previous`` + ``change_weight``: minimal-change re-solve,
     paying ``change_weight`` for every cell that differs from ``previous``.
+    ``on_solution`` may be called from a search thread, never concurrently with itself.
     """
     started = time.monotonic()
     deadline = started + time_limit_s
@@ -158,7 +159,7 @@ def _solve_whole(roster: RosterModel, tracker: _Tracker, seconds: float, workers
 
 def _complete(roster: RosterModel, start: Assignment) -> Incumbent | None:
     """The full solution vector (work days, weekends, cover slack...) of a roster, or None if
-    it breaks a hard rule (then it can only serve as a partial hint)."""
+    it breaks a hard rule."""
     fixed = {var.index: value for var, value in _cell_values(roster, start)}
     status, objective, values = solve_fixed(roster.model.proto, fixed, None, 5.0)
     return None if values is None else Incumbent(objective, values)

@@ -90,6 +90,14 @@ def test_a_complete_hint_is_the_first_solution_reported():
     assert seen[0][0] == 607
 
 
+def test_a_hint_that_breaks_a_new_day_off_is_replaced_and_still_solved_to_optimum():
+    inst = random_instance(4, "AB", 4)
+    hint = {("A", d): "E" for d in range(4)} | {("B", d): "E" for d in range(4)}
+    assert not evaluate(inst, hint).feasible
+    result = solve(inst, time_limit_s=10, workers=2, hint=hint)
+    assert (result.status, result.objective) == ("optimal", brute_force_optimum(inst))
+
+
 def test_it_explains_which_rules_conflict_when_infeasible():
     inst = instance(
         [
