@@ -70,6 +70,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the audit trail is append-only."""
 
     list_display = (
+        "seq",
         "at",
         "username",
         "role",
@@ -83,6 +84,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ("action", "role", "flagged")
     search_fields = ("username", "object_id", "patient__mrn", "reason")
     date_hierarchy = "at"
+    readonly_fields = ("seq", "prev_hash", "hash")
 
     def has_add_permission(self, request):
         return False

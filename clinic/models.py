@@ -462,6 +462,10 @@ class AuditEvent(models.Model):
     reason = models.TextField(_("reason"), blank=True)
     flagged = models.BooleanField(_("flagged for review"), default=False)
     details = models.JSONField(default=dict, blank=True)
+    # The hash chain (clinic.audit_chain): written once by clinic.audit.audit_record.
+    seq = models.BigIntegerField(_("sequence number"), unique=True, editable=False)
+    prev_hash = models.CharField(_("previous hash"), max_length=64, editable=False)
+    hash = models.CharField(_("hash"), max_length=64, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -470,6 +474,9 @@ class AuditEvent(models.Model):
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
         indexes = [models.Index(fields=["patient", "at"]), models.Index(fields=["user", "at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(seq__gte=1), name="clinic_auditevent_seq_positive")
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.object_type}"
@@ -481,6 +488,24 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("audit events are append-only")
+
+
+class AuditChainHead(models.Model):
+    """The newest link of the audit chain, in one row. Every append locks it (SELECT ... FOR
+    UPDATE) until its transaction ends, so concurrent writers take turns and never give two
+    events the same predecessor; ``audit_verify`` checks that no row after it is missing."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="clinic_auditchainhead_single_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"audit chain head {self.seq} {self.hash}"
 
 
 class PatientImport(models.Model):

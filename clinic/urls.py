@@ -25,5 +25,6 @@ urlpatterns = [
     path("patients/<int:pk>/break-glass/", views.break_glass, name="break_glass"),
     path("patients/<int:pk>/access-log/", views.patient_access_log, name="patient_access_log"),
     path("audit/", views.audit_search, name="audit_search"),
+    path("audit/export.csv", views.audit_export, name="audit_export"),
     path("staff/", views.staff_directory, name="staff_directory"),
 ]

@@ -41,6 +41,21 @@ def local_secret_key() -> str:
     return path.read_text().strip()
 
 
+def proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto=https`` (or ``HTTP_X_FORWARDED_PROTO=https``) as Django wants it."""
+    if not value:
+        return None
+    name, sep, expected = value.partition("=")
+    name, expected = name.strip(), expected.strip()
+    if not sep or not name or not expected:
+        raise ImproperlyConfigured(
+            f"DJANGO_SECURE_PROXY_SSL_HEADER={value!r}: expected HEADER=VALUE, "
+            "e.g. X-Forwarded-Proto=https"
+        )
+    meta = name.upper().replace("-", "_")
+    return (meta if meta.startswith("HTTP_") else f"HTTP_{meta}", expected)
+
+
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY") or local_secret_key()
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
@@ -66,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -134,7 +150,7 @@ SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=15 * 60)
 SESSION_COOKIE_AGE = env.int("SESSION_ABSOLUTE_LIFETIME", default=12 * 60 * 60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# Set behind HTTPS in production.
+# Set behind HTTPS in production (see "HTTPS" below); off so `make run` works over plain http.
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
@@ -209,6 +225,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Exactly JSON, form and multipart bodies; anything else (XML, YAML, pickle) answers 415
+    # unsupported_media_type. STOW-RS reads its multipart/related body itself.
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -231,6 +254,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # `check --deploy` is about how the site is served; the schema's documentation warnings
+    # (DICOMweb views without serializers) show in `manage.py spectacular --file /dev/null`.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
 # --- Logging ----------------------------------------------------------------------------------
@@ -246,6 +272,36 @@ LOGGING = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+# HTTPS: all off by default so `make run` serves plain http; production turns them on (README,
+# "Security headers"; `manage.py check --deploy` then reports nothing).
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=False)
+# Load balancers probe over plain http inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Only behind a proxy that sets this header itself and strips it from clients' requests.
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(env.str("DJANGO_SECURE_PROXY_SSL_HEADER", default=""))
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
+# Sent on every response by config.security.ContentSecurityPolicyMiddleware. Scripts come only
+# from our own static files: templates hold no inline <script> code and no on*= handlers
+# (tests/security/test_templates.py keeps it so, tests/e2e/test_csp.py runs the pages in
+# Chromium); behaviours are data- attributes read by static/js/page.js. Styles allow
+# 'unsafe-inline' because templates colour roster shifts with style="background:..." from the
+# database, keep page-specific <style> blocks, and Swagger UI styles itself inline; a style
+# runs no script. Images: data: for Swagger UI's icons, blob: for images a page decodes in the
+# browser (the DICOM viewer to come).
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "blob:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
 
 # --- Imaging ----------------------------------------------------------------------------------
 # Seconds without a new instance after which a study counts as complete ("study stable").

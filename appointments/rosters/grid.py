@@ -31,6 +31,21 @@ class Grid:
     violations: list[str] = field(default_factory=list)
     explanation: list[str] = field(default_factory=list)
 
+    @property
+    def fairness(self) -> dict:
+        """Spread between the most and least loaded person: the fairness summary."""
+        if not self.rows:
+            return {}
+
+        def spread(values):
+            return {"min": min(values), "max": max(values), "spread": max(values) - min(values)}
+
+        return {
+            "hours": spread([round(r.minutes / 60) for r in self.rows]),
+            "nights": spread([r.nights for r in self.rows]),
+            "weekends": spread([r.weekends for r in self.rows]),
+        }
+
 
 def roster_grid(period: RosterPeriod) -> Grid:
     """Everything the roster page shows: the staff × days grid with each cell's soft penalty,

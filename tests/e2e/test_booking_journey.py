@@ -102,7 +102,7 @@ def test_a_new_patient_goes_from_the_qr_code_to_a_rated_visit(
     inbox.click("[data-testid=confirm]")
     page.wait_for_selector("[data-testid=cancel]")
     page.wait_for_function(
-        "document.querySelector('[data-testid=status]').closest('#visit').dataset.status"
+        "() => document.querySelector('[data-testid=status]').closest('#visit').dataset.status"
         " === 'booked'"
     )
 
@@ -115,7 +115,9 @@ def test_a_new_patient_goes_from_the_qr_code_to_a_rated_visit(
 
     # The doctor calls the patient ahead: the queue moves without a reload.
     queue.queue_call_next(actor=Actor(user=owner), session_id=session.pk)
-    page.wait_for_function("document.querySelector('[data-testid=ahead]').textContent === '0'")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=ahead]').textContent === '0'"
+    )
     queue.queue_finish(actor=Actor(user=owner), appointment_id=ahead.pk)
     called = queue.queue_call_next(actor=Actor(user=owner), session_id=session.pk)
     assert called.pk == appointment.pk

@@ -35,14 +35,14 @@ def test_a_click_edit_is_checked_and_the_optimiser_streams_its_progress(
     cell.click()
     page.select_option("#cell-editor", "N")
     page.wait_for_function(
-        f"Number(document.querySelector('[data-testid=objective]').textContent) < {before}"
+        f"() => Number(document.querySelector('[data-testid=objective]').textContent) < {before}"
     )
     assert RosterAssignment.objects.get(period=period, user=team[0]).shift_type.code == "N"
 
     page.click("[data-testid=solve]")
     page.wait_for_selector("#progress-chart polyline", timeout=30_000)
     page.wait_for_function(
-        "document.querySelector('[data-testid=roster-status]').textContent.trim() !== ''"
+        "() => document.querySelector('[data-testid=roster-status]').textContent.trim() !== ''"
         " && document.getElementById('roster').dataset.status === 'proposed'",
         timeout=60_000,
     )

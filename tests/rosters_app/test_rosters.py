@@ -236,3 +236,16 @@ def test_an_impossible_roster_is_explained_with_names(period, contract, team):
         grid = rosters.roster_grid(period)
     assert grid.explanation
     assert any(member.display_name in line for line in grid.explanation for member in team)
+
+
+def test_the_fairness_summary_shows_the_spread(period, team, scheduler):
+    rosters.roster_cell_set(
+        actor=actor(scheduler),
+        period_id=period.pk,
+        user_id=team[0].pk,
+        day=period.start,
+        shift_code="N",
+    )
+    fairness = rosters.roster_grid(period).fairness
+    assert fairness["nights"] == {"min": 0, "max": 1, "spread": 1}
+    assert fairness["hours"]["max"] == 10
