@@ -191,7 +191,7 @@ def main() -> None:
             try:
                 requests.get(f"{base}/healthz", timeout=1)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         results, lock = [], threading.Lock()
         deadline = time.monotonic() + args.seconds
