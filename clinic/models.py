@@ -32,7 +32,18 @@ class Role(models.TextChoices):
     PATIENT = "patient", _("Patient")
 
 
-class Department(models.Model):
+class BilingualName:
+    """``display_name``: the English name on English pages when there is one, else Chinese.
+    For models with ``name`` (Chinese) and ``name_en`` fields."""
+
+    @property
+    def display_name(self) -> str:
+        if (get_language() or "").startswith("en") and self.name_en:
+            return self.name_en
+        return self.name
+
+
+class Department(BilingualName, models.Model):
     """Two levels: a division (内科) and its departments (心血管内科)."""
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
@@ -54,12 +65,6 @@ class Department(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
-
-    @property
-    def display_name(self) -> str:
-        if (get_language() or "").startswith("en") and self.name_en:
-            return self.name_en
-        return self.name
 
     def clean(self) -> None:
         if self.parent_id and self.parent.parent_id:

@@ -8,13 +8,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from clinic.models import Department, Encounter, Patient, Practitioner
+from clinic.models import BilingualName, Department, Encounter, Patient, Practitioner
 
 
-class Site(models.Model):
+class Site(BilingualName, models.Model):
     """A place with a QR code: a campus, a clinic, a department entrance or a check-in kiosk."""
 
     class Kind(models.TextChoices):
@@ -44,12 +43,6 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
-
-    @property
-    def display_name(self) -> str:
-        if (get_language() or "").startswith("en") and self.name_en:
-            return self.name_en
-        return self.name
 
 
 class SiteCode(models.Model):
@@ -111,7 +104,7 @@ class BookingPolicy(models.Model):
         return str(self.department)
 
 
-class ComplaintCategory(models.Model):
+class ComplaintCategory(BilingualName, models.Model):
     """What brings the patient (胸痛, 骨折复查...); matched to doctors' specialties."""
 
     department = models.ForeignKey(
@@ -133,12 +126,6 @@ class ComplaintCategory(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
-
-    @property
-    def display_name(self) -> str:
-        if (get_language() or "").startswith("en") and self.name_en:
-            return self.name_en
-        return self.name
 
     @property
     def keywords(self) -> list[str]:

@@ -6,15 +6,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from clinic.models import Department
+from clinic.models import BilingualName, Department
 
 from .booking import Period
 
 
-class ShiftType(models.Model):
+class ShiftType(BilingualName, models.Model):
     """A kind of shift (day, late, night, outpatient clinic...)."""
 
     code = models.SlugField(_("code"), max_length=10, unique=True)
@@ -49,12 +48,6 @@ class ShiftType(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
-
-    @property
-    def display_name(self) -> str:
-        if (get_language() or "").startswith("en") and self.name_en:
-            return self.name_en
-        return self.name
 
 
 class StaffContract(models.Model):

@@ -127,6 +127,14 @@ def doctor(request, token, doctor_id):
     )
 
 
+def _next_url(request) -> str:
+    """Where to go after a step: the ``next`` parameter when it stays on this site."""
+    next_url = request.POST.get("next") or request.GET.get("next") or reverse("booking:me")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return reverse("booking:me")
+    return next_url
+
+
 def _int(value):
     try:
         return int(value)
@@ -207,9 +215,7 @@ def waitlist(request, session_id):
 @require_http_methods(["GET", "POST"])
 def phone_login(request):
     """Phone and one-time code. Step 1 sends the code, step 2 checks it."""
-    next_url = request.POST.get("next") or request.GET.get("next") or reverse("booking:me")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = reverse("booking:me")
+    next_url = _next_url(request)
     phone = request.POST.get("phone", "")
     step = "phone"
     error = None
@@ -248,9 +254,7 @@ def me(request):
 @patient_required
 @require_http_methods(["GET", "POST"])
 def person_add(request):
-    next_url = request.POST.get("next") or request.GET.get("next") or reverse("booking:me")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = reverse("booking:me")
+    next_url = _next_url(request)
     error = None
     has_self = any(p.account_id == request.user.pk for p in identity.people_for(request.user))
     if request.method == "POST":
