@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -98,6 +99,16 @@ class User(AbstractUser):
 
     def has_role(self, *roles: str) -> bool:
         return self.is_authenticated and self.is_active and self.role in roles
+
+    def _get_session_auth_hash(self, secret=None):
+        """Sessions carry this hash and end when it changes: on a new password (Django's
+        default) and also when the role changes, so a removed role takes effect at once."""
+        return salted_hmac(
+            "clinic.User.get_session_auth_hash",
+            f"{self.password}|{self.role}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
 
 class PractitionerTitle(models.TextChoices):
