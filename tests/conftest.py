@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.http import HttpRequest
 from rest_framework.test import APIClient
 
 from clinic.models import Role
@@ -133,7 +134,7 @@ def basic_auth(user) -> dict:
 def client_as(client):
     def login(user):
         client.logout()
-        assert client.login(username=user.username, password=PASSWORD)
+        assert client.login(request=HttpRequest(), username=user.username, password=PASSWORD)
         return client
 
     return login

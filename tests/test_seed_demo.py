@@ -6,6 +6,7 @@ import re
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.http import HttpRequest
 from django.utils import timezone
 
 from clinic.access import patients_visible_to
@@ -31,8 +32,17 @@ from clinic.validators import id_card_birth_date, validate_icd10, validate_id_nu
 pytestmark = pytest.mark.django_db
 
 SEEDED_MODELS = (
-    Department, User, Practitioner, Patient, Dependant, EpisodeOfCare, Encounter, Condition,
-    AllergyIntolerance, Observation, AuditEvent,
+    Department,
+    User,
+    Practitioner,
+    Patient,
+    Dependant,
+    EpisodeOfCare,
+    Encounter,
+    Condition,
+    AllergyIntolerance,
+    Observation,
+    AuditEvent,
 )
 
 
@@ -73,7 +83,7 @@ def test_a_second_run_keeps_a_changed_demo_password(output):
 
     seed()
 
-    assert authenticate(username="doctor", password="a-new-secret-42") is not None
+    assert authenticate(HttpRequest(), username="doctor", password="a-new-secret-42") is not None
 
 
 def test_every_demo_login_authenticates_with_the_printed_password(output):
@@ -82,7 +92,10 @@ def test_every_demo_login_authenticates_with_the_printed_password(output):
         login.username for login in logins
     }
     for login in logins:
-        assert authenticate(username=login.username, password=login.password) is not None
+        assert (
+            authenticate(HttpRequest(), username=login.username, password=login.password)
+            is not None
+        )
     admin = User.objects.get(username="admin")
     assert admin.role == Role.ADMIN and admin.is_staff and admin.is_superuser
 
@@ -170,9 +183,11 @@ def test_the_demo_doctor_and_nurse_see_their_patients(output):
     assert len(seen_by_doctor) >= 15
     assert seen_by_doctor <= set(patients_visible_to(doctor))
 
-    inpatients = set(Patient.objects.filter(
-        episodes__department=nurse.department, episodes__status=EpisodeOfCare.Status.OPEN
-    ))
+    inpatients = set(
+        Patient.objects.filter(
+            episodes__department=nurse.department, episodes__status=EpisodeOfCare.Status.OPEN
+        )
+    )
     nurse_sees = set(patients_visible_to(nurse))
     assert inpatients and inpatients <= nurse_sees
     assert len(nurse_sees) < Patient.objects.count()

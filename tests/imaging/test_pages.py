@@ -8,6 +8,7 @@ import zipfile
 import pydicom
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 from pydicom.data import get_testdata_file
@@ -463,7 +464,7 @@ def test_the_upload_endpoint_takes_only_post(client_as, owner):
 
 def test_the_upload_endpoint_needs_the_csrf_token(owner):
     client = Client(enforce_csrf_checks=True)
-    assert client.login(username=owner.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=owner.username, password=PASSWORD)
     response = client.post(UPLOAD, {"file": SimpleUploadedFile("a.dcm", b"x")})
     assert response.status_code == 403
     page = client.get(reverse("imaging:study_upload"))

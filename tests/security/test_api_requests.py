@@ -4,6 +4,7 @@ CSRF token with every unsafe call."""
 import pickle
 
 import pytest
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import get_resolver
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -80,7 +81,7 @@ def test_a_json_body_is_accepted(api, receptionist):
 
 def session_client(user) -> Client:
     client = Client(enforce_csrf_checks=True)
-    assert client.login(username=user.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=user.username, password=PASSWORD)
     return client
 
 
