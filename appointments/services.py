@@ -165,9 +165,11 @@ def _locked_slot(slot_id) -> Slot:
 def _lapse_expired_hold(slot: Slot, now) -> None:
     """A hold that ran out frees its slot even before the periodic sweep gets to it."""
     if slot.status == Slot.Status.HELD and slot.held_until and slot.held_until <= now:
-        for appointment in slot.appointments.filter(status__in=[S.PENDING, S.PROPOSED]):
-            _expire(appointment)
-        _release(slot)
+        lapsed = list(slot.appointments.filter(status__in=[S.PENDING, S.PROPOSED]))
+        for appointment in lapsed:
+            _expire(appointment, slot)
+        if not lapsed:
+            _release(slot)
 
 
 def _check_bookable(slot: Slot, now) -> None:
@@ -441,11 +443,15 @@ def appointment_cancel(*, actor: Actor, appointment_id, reason: str = "") -> App
     return appointment
 
 
-def _expire(appointment: Appointment) -> None:
+def _expire(appointment: Appointment, slot: Slot | None) -> None:
+    """Lapse a request whose hold ran out and free its ``slot``. The slot (and any waiting-list
+    offer of it, which locks more rows) goes before the audit row: the audit chain's lock is
+    taken last, so two transactions never wait for each other across it."""
     appointment.status = S.CANCELLED
     appointment.cancel_reason = _("The request expired before it was confirmed.")
     appointment.held_until = None
     appointment.save(update_fields=["status", "cancel_reason", "held_until"])
+    _release(slot)
     audit_record(
         actor=Actor.system(None),
         action=AuditAction.UPDATE,
@@ -471,8 +477,7 @@ def holds_expire(*, now=None) -> int:
         with transaction.atomic():
             appointment = _locked_appointment(appointment_id)
             if appointment.status in (S.PENDING, S.PROPOSED) and appointment.held_until <= now:
-                _expire(appointment)
-                _release(appointment.slot)
+                _expire(appointment, appointment.slot)
                 expired += 1
     return expired + _waitlists_close(now)
 
