@@ -25,6 +25,18 @@ def instance_bytes() -> bytes:
     return buffer.getvalue()
 
 
+def pixel_data_cut_short() -> bytes:
+    """An instance whose file ends 1000 bytes before the end of its pixel data (CT_small has a
+    trailing padding element after the pixels; without it the pixels come last)."""
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    del ds[0xFFFCFFFC]
+    ds.StudyInstanceUID, ds.SOPInstanceUID = generate_uid(), generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()[:-1000]
+
+
 def files_under(path) -> list[str]:
     return [os.path.join(d, f) for d, _, names in os.walk(path) for f in names]
 
@@ -45,7 +57,8 @@ def test_a_crash_while_indexing_leaves_no_file_and_no_row(dicom_storage_dir, mon
     "data,code",
     [
         (b"plain text, not DICOM at all", "not_dicom"),
-        (instance_bytes()[:3000], "truncated"),
+        # Cut inside the pixel data, wherever the random-length UIDs put it.
+        (pixel_data_cut_short(), "truncated"),
     ],
 )
 def test_bad_input_is_a_failure_with_a_reason_and_stores_nothing(dicom_storage_dir, data, code):
