@@ -168,13 +168,23 @@ def appointments_for_account(user):
     )
 
 
-def todays_appointments_at_site(user, site: Site):
-    """The account's appointments today that this site can check in."""
-    today = timezone.localdate()
+def todays_appointments_at_site(user, site: Site, *, now=None):
+    """The account's visits this site can check in now: check-in is open (from
+    ``CHECK_IN_OPENS_MINUTES`` before the appointment to the session's end), whatever the
+    calendar date, so a visit just after midnight is offered at 23:30."""
+    now = now or timezone.now()
+    opens_before = timedelta(minutes=settings.CHECK_IN_OPENS_MINUTES)
     mine = appointments_for_account(user).filter(
-        session__date=today, status__in=[S.BOOKED, S.ARRIVED]
+        status__in=[S.BOOKED, S.ARRIVED],
+        session__ends_at__gte=now,
+        session__starts_at__lte=now + opens_before + timedelta(hours=12),
     )
-    return [a for a in mine if a.session.site_id == site.pk or site.kind == Site.Kind.CAMPUS]
+    return [
+        a
+        for a in mine
+        if (a.session.site_id == site.pk or site.kind == Site.Kind.CAMPUS)
+        and a.starts_at - opens_before <= now
+    ]
 
 
 def inbox_for(user):

@@ -173,3 +173,19 @@ def test_sms_backend_is_called_through_the_setting(settings):
     with mock.patch.object(sms.ConsoleSmsBackend, "send", autospec=True) as send:
         sms.send_sms("13800000000", "hello")
     assert send.call_args.args[1:] == ("13800000000", "hello")
+
+
+def test_check_in_is_offered_across_midnight(booker, owner, site, cardiology):
+    from appointments import selectors
+
+    BookingPolicy.objects.filter(department=cardiology).delete()
+    BookingPolicy.objects.create(department=cardiology, auto_confirm=True, close_minutes_before=0)
+    tomorrow_early = timezone.localtime().replace(hour=0, minute=10, second=0, microsecond=0)
+    tomorrow_early += timedelta(days=1)
+    session = make_session(owner, site, start=tomorrow_early)
+    appointment = book(booker, session, 1)
+    late_evening = tomorrow_early - timedelta(minutes=40)
+    offered = selectors.todays_appointments_at_site(booker, site, now=late_evening)
+    assert [a.pk for a in offered] == [appointment.pk]
+    too_early = tomorrow_early - timedelta(hours=3)
+    assert selectors.todays_appointments_at_site(booker, site, now=too_early) == []
