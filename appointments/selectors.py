@@ -196,6 +196,15 @@ def inbox_for(user):
     )
 
 
+def sessions_current(*, now=None):
+    """Sessions the day's pages (queue, board, desk) show: the ones running now, ended in the
+    last few hours, or starting within the next twelve, so a clinic does not vanish from the
+    screens at midnight."""
+    now = now or timezone.now()
+    return ClinicSession.objects.filter(
+        starts_at__lte=now + timedelta(hours=12), ends_at__gte=now - timedelta(hours=4)
+    ).order_by("starts_at")
+
+
 def sessions_today_for(user):
-    today = timezone.localdate()
-    return ClinicSession.objects.filter(doctor__user=user, date=today).order_by("starts_at")
+    return sessions_current().filter(doctor__user=user)

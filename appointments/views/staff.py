@@ -19,7 +19,7 @@ from clinic.models import AuditAction, Patient, Role
 
 from .. import queue, selectors, services
 from ..errors import BookingError
-from ..models import Appointment, AppointmentStatus, ClinicSession, Notification, Site, SiteCode
+from ..models import Appointment, AppointmentStatus, Notification, Site, SiteCode
 from ..tokens import new_key, token_for
 
 S = AppointmentStatus
@@ -158,10 +158,9 @@ def _mask(name: str) -> str:
 
 
 def _board_data(site: Site) -> list[dict]:
-    today = timezone.localdate()
     rows = []
-    for session in ClinicSession.objects.filter(site=site, date=today).select_related(
-        "doctor__user", "department"
+    for session in (
+        selectors.sessions_current().filter(site=site).select_related("doctor__user", "department")
     ):
         waiting = queue.queue_for_session(session)
         in_room = session.appointments.filter(status=S.CHECKED_IN).select_related("patient")
@@ -229,12 +228,9 @@ def desk(request):
                 reference=request.POST.get("reference", ""),
             )
         return redirect("appointments:desk")
-    today = timezone.localdate()
-    sessions = ClinicSession.objects.filter(date=today).select_related(
-        "doctor__user", "department", "site"
-    )
+    sessions = selectors.sessions_current().select_related("doctor__user", "department", "site")
     unpaid = (
-        Appointment.objects.filter(session__date=today, payment_status="unpaid")
+        Appointment.objects.filter(session__in=sessions, payment_status="unpaid")
         .exclude(status__in=[S.CANCELLED, S.PENDING, S.PROPOSED])
         .select_related("patient", "session__doctor__user")
     )

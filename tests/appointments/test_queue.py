@@ -189,3 +189,14 @@ def test_check_in_is_offered_across_midnight(booker, owner, site, cardiology):
     assert [a.pk for a in offered] == [appointment.pk]
     too_early = tomorrow_early - timedelta(hours=3)
     assert selectors.todays_appointments_at_site(booker, site, now=too_early) == []
+
+
+def test_the_days_screens_keep_a_session_across_midnight(owner, site):
+    from appointments import selectors
+
+    just_after_midnight = timezone.localtime().replace(hour=0, minute=10, second=0, microsecond=0)
+    just_after_midnight += timedelta(days=1)
+    session = make_session(owner, site, start=just_after_midnight)
+    late_evening = just_after_midnight - timedelta(minutes=25)
+    assert list(selectors.sessions_current(now=late_evening)) == [session]
+    assert list(selectors.sessions_current(now=late_evening - timedelta(hours=13))) == []
