@@ -5,8 +5,10 @@ The patient is always taken from the signed-in account's own people; ids in the 
 select among them."""
 
 import uuid
+from datetime import date
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth import login
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -260,8 +262,6 @@ def person_add(request):
     if request.method == "POST":
         birth_date = request.POST.get("birth_date") or None
         try:
-            from datetime import date
-
             birth = date.fromisoformat(birth_date) if birth_date else None
         except ValueError:
             error, birth = _("Enter the birth date as YYYY-MM-DD."), None
@@ -390,7 +390,5 @@ def appointment_action(request, pk):
         else:
             raise BookingError("unknown_action", _("Unknown action."))
     except BookingError as exc:
-        from django.contrib import messages
-
         messages.error(request, exc.message)
     return redirect("booking:appointment", pk=item.pk)
