@@ -199,6 +199,11 @@ STORAGES = {
         "BACKEND": "imaging.storage.AtomicFileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT / "dicom")},
     },
+    # Model bundles (zips, named by model, version and sha256).
+    "models": {
+        "BACKEND": "imaging.storage.AtomicFileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT / "models")},
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
@@ -219,6 +224,12 @@ CELERY_TASK_ROUTES = {
     "appointments.rostering.*": {"queue": "scheduling"},
 }
 CELERY_TASK_ACKS_LATE = True
+# A task a dead worker had taken goes back to the queue after this many seconds (Redis broker);
+# it must exceed the longest task, or a running task is handed out twice.
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60)
+    }
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
@@ -336,6 +347,18 @@ STABLE_SECONDS = env.float("STABLE_SECONDS", default=10.0)
 DICOMWEB_MAX_UPLOAD_BYTES = env.int("DICOMWEB_MAX_UPLOAD_BYTES", default=2 * 1024**3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=50 * 1024**2)
 DICOM_AE_TITLE = env.str("DICOM_AE_TITLE", default="AIMASS")
+
+# --- Model service ----------------------------------------------------------------------------
+# Where a worker unpacks model bundles (one folder per bundle sha256).
+MODEL_CACHE_DIR = Path(env.str("MODEL_CACHE_DIR", default=str(VAR_DIR / "model-cache")))
+# Loaded models kept in memory per worker process (least recently used dropped first).
+INFERENCE_MODEL_CACHE_SIZE = env.int("INFERENCE_MODEL_CACHE_SIZE", default=2)
+# "cuda", "cpu", or empty: CUDA when the worker has it, else the CPU.
+INFERENCE_DEVICE = env.str("INFERENCE_DEVICE", default="")
+# Hard limit of one inference job, in seconds (the soft limit, 30 s earlier, fails it cleanly).
+INFERENCE_TIME_LIMIT_SECONDS = env.int("INFERENCE_TIME_LIMIT_SECONDS", default=20 * 60)
+# Run routed models by themselves when a study becomes stable.
+INFERENCE_ON_STABLE = env.bool("INFERENCE_ON_STABLE", default=True)
 
 # --- Clinic -----------------------------------------------------------------------------------
 BREAK_GLASS_HOURS = env.int("BREAK_GLASS_HOURS", default=4)

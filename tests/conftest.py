@@ -140,7 +140,7 @@ def client_as(client):
     return login
 
 
-from .worker import celery_worker_process  # noqa: E402,F401  (fixture)
+from .worker import celery_worker_process, worker_storage  # noqa: E402,F401  (fixtures)
 
 
 @pytest.fixture(autouse=True)
@@ -155,6 +155,8 @@ def dicom_storage_dir(settings, tmp_path):
     location.mkdir()
     storages = copy.deepcopy(settings.STORAGES)
     storages["dicom"].setdefault("OPTIONS", {})["location"] = str(location)
+    storages["models"].setdefault("OPTIONS", {})["location"] = str(tmp_path / "models")
+    settings.MODEL_CACHE_DIR = tmp_path / "model-cache"
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.STORAGES = storages
     assert dicom_storage().location == str(location)

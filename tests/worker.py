@@ -29,9 +29,14 @@ def _database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
-    """Start ``celery worker`` against the test database; stop it when the session ends."""
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Start ``celery worker`` against the test database; stop it when the session ends.
+
+    The worker keeps its files (DICOM, model bundles) under ``proc.media_root``; a test whose
+    worker reads files points its own storages there with the ``worker_storage`` fixture."""
     from config.celery import app
+
+    media_root = tmp_path_factory.mktemp("worker-media")
 
     env = {
         **os.environ,
@@ -44,7 +49,8 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         # Roster solves in integration tests are short.
         "ROSTER_TIME_LIMIT_SECONDS": "4",
         "ROSTER_SLICE_SECONDS": "2",
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "MEDIA_ROOT": str(media_root),
+        "MODEL_CACHE_DIR": str(media_root / "model-cache"),
     }
     log_path = Path(settings.VAR_DIR) / f"test-worker-{os.getpid()}.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below
@@ -86,6 +92,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
                 if time.monotonic() > deadline:
                     log_tail = log_path.read_text()[-3000:]
                     raise RuntimeError(f"worker did not answer: {log_tail}") from exc
+        proc.media_root = media_root
         yield proc
     finally:
         proc.terminate()
@@ -94,3 +101,18 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def worker_storage(celery_worker_process, settings):
+    """This test's storages are the worker's: what the test stores, the worker reads."""
+    import copy
+
+    media_root = celery_worker_process.media_root
+    storages = copy.deepcopy(settings.STORAGES)
+    storages["dicom"]["OPTIONS"]["location"] = str(media_root / "dicom")
+    storages["models"]["OPTIONS"]["location"] = str(media_root / "models")
+    settings.MEDIA_ROOT = str(media_root)
+    settings.MODEL_CACHE_DIR = media_root / "model-cache"
+    settings.STORAGES = storages
+    return media_root

@@ -29,6 +29,7 @@ def ct_series(
     slice order and the list is shuffled, so only real geometry sorts them back."""
     study_uid = study_uid or generate_uid()
     series_uid = generate_uid()
+    frame_of_reference_uid = generate_uid()
     row_cosine, column_cosine = np.asarray(row_cosine, float), np.asarray(column_cosine, float)
     normal = np.cross(row_cosine, column_cosine)
     datasets = []
@@ -58,7 +59,7 @@ def ct_series(
         ds.SeriesDescription = series_description
         ds.SeriesNumber = 2
         ds.InstanceNumber = hu.shape[0] - k
-        ds.FrameOfReferenceUID = study_uid + ".1" if len(study_uid) < 62 else generate_uid()
+        ds.FrameOfReferenceUID = frame_of_reference_uid
         ds.ImageOrientationPatient = [*row_cosine.tolist(), *column_cosine.tolist()]
         position = np.asarray(origin, float) + normal * spacing[0] * k
         ds.ImagePositionPatient = [round(float(v), 4) for v in position]
