@@ -72,12 +72,20 @@ JOB_ERRORS = {
     "bundle_altered": _("The stored bundle no longer matches its checksum."),
 }
 SKIP_CODES = {
-    "modality_mismatch", "too_few_slices", "inconsistent_spacing", "inconsistent_orientation",
-    "inconsistent_size", "duplicate_position", "bad_geometry", "multiframe_unsupported", "empty_series",
+    "modality_mismatch",
+    "too_few_slices",
+    "inconsistent_spacing",
+    "inconsistent_orientation",
+    "inconsistent_size",
+    "duplicate_position",
+    "bad_geometry",
+    "multiframe_unsupported",
+    "empty_series",
 }
 
 
 # --- Routing ----------------------------------------------------------------------------------
+
 
 def rule_mismatch(rule: RoutingRule, series: Series) -> tuple[str, str] | None:
     """Why ``rule`` does not send ``series`` to its model, as (code, message); None if it does."""
@@ -146,8 +154,12 @@ def inference_request(
     sees why; on automatic runs only a near miss (too few slices) is recorded that way. A series
     already queued, running or done for the same version and content is not run again.
     """
-    models = [model] if model is not None else list(
-        AIModel.objects.filter(versions__is_active=True, routing_rules__enabled=True).distinct()
+    models = (
+        [model]
+        if model is not None
+        else list(
+            AIModel.objects.filter(versions__is_active=True, routing_rules__enabled=True).distinct()
+        )
     )
     jobs = []
     now = timezone.now()
@@ -157,15 +169,18 @@ def inference_request(
             continue
         for series in _image_series(study):
             existing = InferenceJob.objects.filter(
-                model_version=version, series=series, series_instances=series.number_of_instances,
+                model_version=version,
+                series=series,
+                series_instances=series.number_of_instances,
             )
             active = existing.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).first()
             if active is not None:
                 jobs.append(active)
                 continue
-            if trigger == "stable" and existing.exclude(
-                status__in=[JobStatus.FAILED, JobStatus.CANCELLED]
-            ).exists():
+            if (
+                trigger == "stable"
+                and existing.exclude(status__in=[JobStatus.FAILED, JobStatus.CANCELLED]).exists()
+            ):
                 continue
             reason = series_route(model=candidate, series=series)
             if reason is not None and trigger == "stable" and reason[0] != "too_few_slices":
@@ -188,7 +203,10 @@ def inference_request(
             jobs.append(job)
     if jobs and trigger != "stable":
         audit_record(
-            actor=actor, action=AuditAction.CREATE, obj=study, patient=study.patient,
+            actor=actor,
+            action=AuditAction.CREATE,
+            obj=study,
+            patient=study.patient,
             details={"event": "inference_requested", "jobs": [j.pk for j in jobs]},
         )
     return jobs
@@ -208,12 +226,17 @@ def job_cancel(*, job: InferenceJob, actor: Actor) -> bool:
     cancelled = InferenceJob.objects.filter(
         pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
     ).update(
-        status=JobStatus.CANCELLED, error_code="cancelled", error_message="Cancelled by a user.",
+        status=JobStatus.CANCELLED,
+        error_code="cancelled",
+        error_message="Cancelled by a user.",
         finished_at=timezone.now(),
     )
     if cancelled:
         audit_record(
-            actor=actor, action=AuditAction.UPDATE, obj=job, patient=job.study.patient,
+            actor=actor,
+            action=AuditAction.UPDATE,
+            obj=job,
+            patient=job.study.patient,
             details={"event": "inference_cancelled"},
         )
     job.refresh_from_db()
@@ -221,6 +244,7 @@ def job_cancel(*, job: InferenceJob, actor: Actor) -> bool:
 
 
 # --- Running (worker side) --------------------------------------------------------------------
+
 
 class _Superseded(Exception):
     """Another attempt or a cancellation finished the job first: drop this attempt's results."""
@@ -234,17 +258,21 @@ class BundleCache:
         self._lock = threading.Lock()
 
     def get(self, version: ModelVersion):
+        import torch
+
         from .ai.bundle import bundle_inspect
         from .ai.runner import bundle_load, default_device
         from .registry import bundle_local_path
-
-        import torch
 
         with self._lock:
             if version.sha256 in self._loaded:
                 self._loaded.move_to_end(version.sha256)
                 return self._loaded[version.sha256]
-            device = torch.device(settings.INFERENCE_DEVICE) if settings.INFERENCE_DEVICE else default_device()
+            device = (
+                torch.device(settings.INFERENCE_DEVICE)
+                if settings.INFERENCE_DEVICE
+                else default_device()
+            )
             info = bundle_inspect(bundle_local_path(version), name=version.model.name)
             loaded = bundle_load(info, device=device)
             self._loaded[version.sha256] = loaded
@@ -299,14 +327,17 @@ def job_run(*, job_id: int, worker: str = "") -> str:
     claimed = InferenceJob.objects.filter(
         pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
     ).update(
-        status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(),
-        worker=worker[:200], progress=1,
+        status=JobStatus.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=timezone.now(),
+        worker=worker[:200],
+        progress=1,
     )
     if not claimed:
         return "already finished"
-    job = InferenceJob.objects.select_related("model_version__model", "series", "study__patient").get(
-        pk=job_id
-    )
+    job = InferenceJob.objects.select_related(
+        "model_version__model", "series", "study__patient"
+    ).get(pk=job_id)
     log = _JobLog(job)
     log.line(f"attempt {job.attempts} on {worker or 'worker'}")
     try:
@@ -328,14 +359,19 @@ def job_run(*, job_id: int, worker: str = "") -> str:
             return _job_end(job, log, JobStatus.FAILED, exc.code, exc.message)
         if isinstance(exc, SoftTimeLimitExceeded):
             return _job_end(
-                job, log, JobStatus.FAILED, "time_limit",
+                job,
+                log,
+                JobStatus.FAILED,
+                "time_limit",
                 f"Stopped after {settings.INFERENCE_TIME_LIMIT_SECONDS - 30} seconds.",
             )
         if _transient(exc):
             log.progress(job.progress, f"transient error, will retry: {exc!r}")
             raise
         log.line(traceback.format_exc()[-8000:])
-        return _job_end(job, log, JobStatus.FAILED, "internal_error", f"{type(exc).__name__}: {exc}"[:500])
+        return _job_end(
+            job, log, JobStatus.FAILED, "internal_error", f"{type(exc).__name__}: {exc}"[:500]
+        )
 
 
 def _transient(exc: Exception) -> bool:
@@ -351,7 +387,10 @@ def _transient(exc: Exception) -> bool:
 def _job_end(job: InferenceJob, log: _JobLog, status: str, code: str, message: str) -> str:
     log.line(f"{status}: {code}: {message}")
     InferenceJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
-        status=status, error_code=code, error_message=message, finished_at=timezone.now(),
+        status=status,
+        error_code=code,
+        error_message=message,
+        finished_at=timezone.now(),
         log=log.text,
     )
     return status
@@ -371,8 +410,12 @@ def _job_execute(job: InferenceJob, log: _JobLog) -> str:
     volume = volume_from_datasets(datasets)
     min_slices = int(version.extras.get("min_slices") or 1)
     if volume.shape[0] < min_slices:
-        raise VolumeError("too_few_slices", f"{volume.shape[0]} slices; the model needs {min_slices}.")
-    log.progress(25, f"volume {volume.shape} spacing {tuple(round(s, 3) for s in volume.spacing)} mm")
+        raise VolumeError(
+            "too_few_slices", f"{volume.shape[0]} slices; the model needs {min_slices}."
+        )
+    log.progress(
+        25, f"volume {volume.shape} spacing {tuple(round(s, 3) for s in volume.spacing)} mm"
+    )
     bundle = bundle_cache.get(version)
     log.progress(35, f"model {version} on {bundle.device}")
 
@@ -380,7 +423,8 @@ def _job_execute(job: InferenceJob, log: _JobLog) -> str:
 
     result = run(bundle, volume)
     log.progress(
-        75, f"{len(result.findings)} findings; forward pass {result.seconds_forward:.2f} s, "
+        75,
+        f"{len(result.findings)} findings; forward pass {result.seconds_forward:.2f} s, "
         f"run {result.seconds_total:.2f} s",
     )
     exports = _exports_build(job, datasets, volume, result)
@@ -394,7 +438,9 @@ def _lesion_labelmap(result) -> tuple:
     import numpy as np
 
     findings = [f for f in result.findings if f.mask is not None][:255]
-    labelmap = np.zeros(result.labelmap.shape, dtype=np.uint8) if result.labelmap is not None else None
+    labelmap = (
+        np.zeros(result.labelmap.shape, dtype=np.uint8) if result.labelmap is not None else None
+    )
     labels = {}
     for number, finding in enumerate(findings, start=1):
         labelmap[finding.mask] = number
@@ -414,17 +460,26 @@ def _exports_build(job: InferenceJob, datasets: list, volume, result) -> list:
         segment_of = {id(f): n for n, f in enumerate(segmented, start=1)}
         if labels:
             seg = segmentation_build(
-                source_datasets=datasets, volume=volume, labelmap=labelmap, labels=labels,
-                algorithm=algorithm, series_number=9000 + job.pk % 1000,
+                source_datasets=datasets,
+                volume=volume,
+                labelmap=labelmap,
+                labels=labels,
+                algorithm=algorithm,
+                series_number=9000 + job.pk % 1000,
             )
     exports = [seg] if seg is not None else []
     if result.findings:
         exports.append(
             measurement_report_build(
-                source_datasets=datasets, volume=volume, findings=result.findings,
-                algorithm=algorithm, series_number=9500 + job.pk % 500, segmentation=seg,
-                segment_numbers=[segment_of.get(id(f)) if seg is not None else None
-                                 for f in result.findings],
+                source_datasets=datasets,
+                volume=volume,
+                findings=result.findings,
+                algorithm=algorithm,
+                series_number=9500 + job.pk % 500,
+                segmentation=seg,
+                segment_numbers=[
+                    segment_of.get(id(f)) if seg is not None else None for f in result.findings
+                ],
             )
         )
     return exports
@@ -452,18 +507,32 @@ def _results_commit(job: InferenceJob, log: _JobLog, result, exports: list) -> N
         done = InferenceJob.objects.filter(
             pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts
         ).update(
-            status=JobStatus.SUCCEEDED, progress=100, finished_at=timezone.now(),
-            seconds_forward=result.seconds_forward, seconds_total=result.seconds_total,
-            error_code="", error_message="",
-            seg_series_uid=next((str(d.SeriesInstanceUID) for d in exports if d.Modality == "SEG"), ""),
-            sr_series_uid=next((str(d.SeriesInstanceUID) for d in exports if d.Modality == "SR"), ""),
+            status=JobStatus.SUCCEEDED,
+            progress=100,
+            finished_at=timezone.now(),
+            seconds_forward=result.seconds_forward,
+            seconds_total=result.seconds_total,
+            error_code="",
+            error_message="",
+            seg_series_uid=next(
+                (str(d.SeriesInstanceUID) for d in exports if d.Modality == "SEG"), ""
+            ),
+            sr_series_uid=next(
+                (str(d.SeriesInstanceUID) for d in exports if d.Modality == "SR"), ""
+            ),
         )
         if not done:
             raise _Superseded
         Finding.objects.bulk_create(
             Finding(
-                job=job, model_version=version, study=job.study, series=job.series,
-                label=f.label, kind=f.kind, score=f.score, volume_mm3=f.volume_mm3,
+                job=job,
+                model_version=version,
+                study=job.study,
+                series=job.series,
+                label=f.label,
+                kind=f.kind,
+                score=f.score,
+                volume_mm3=f.volume_mm3,
                 diameter_mm=f.diameter_mm,
                 centroid_lps=list(f.centroid_lps) if f.centroid_lps else None,
                 bbox_index=[int(v) for v in f.bbox_index] if f.bbox_index else None,
@@ -477,18 +546,28 @@ def _results_commit(job: InferenceJob, log: _JobLog, result, exports: list) -> N
             for f in result.findings
         )
         actor = Actor.system(None)
-        with IngestSession(actor=actor, source=f"ai:{version.model.name}:{version.version}") as ingest:
+        with IngestSession(
+            actor=actor, source=f"ai:{version.model.name}:{version.version}"
+        ) as ingest:
             for ds in exports:
                 buffer = io.BytesIO()
                 pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
                 stored = ingest.ingest(buffer.getvalue())
                 if not stored.ok:
-                    raise RuntimeError(f"storing the {ds.Modality} failed: {stored.code} {stored.message}")
+                    raise RuntimeError(
+                        f"storing the {ds.Modality} failed: {stored.code} {stored.message}"
+                    )
         audit_record(
-            actor=actor, action=AuditAction.CREATE, obj=job, patient=job.study.patient,
-            username=f"ai:{version.model.name}", details={
-                "event": "inference_succeeded", "findings": len(result.findings),
-                "model": version.model.name, "version": version.version,
+            actor=actor,
+            action=AuditAction.CREATE,
+            obj=job,
+            patient=job.study.patient,
+            username=f"ai:{version.model.name}",
+            details={
+                "event": "inference_succeeded",
+                "findings": len(result.findings),
+                "model": version.model.name,
+                "version": version.version,
             },
         )
         log.line(f"succeeded: {len(result.findings)} findings stored")

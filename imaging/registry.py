@@ -39,7 +39,9 @@ def _zip_folder(root: Path) -> bytes:
             relative = path.relative_to(root)
             if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
                 continue
-            info = zipfile.ZipInfo(f"{root.name}/{relative.as_posix()}", date_time=(2020, 1, 1, 0, 0, 0))
+            info = zipfile.ZipInfo(
+                f"{root.name}/{relative.as_posix()}", date_time=(2020, 1, 1, 0, 0, 0)
+            )
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())
     return buffer.getvalue()
@@ -47,9 +49,9 @@ def _zip_folder(root: Path) -> bytes:
 
 def bundle_validate(root: Path, *, name: str | None = None) -> BundleInfo:
     """Everything a job would need, tried once: raises BundleError with a stable code."""
-    from .ai.runner import bundle_check, bundle_load  # torch: only when a bundle is imported
-
     import torch
+
+    from .ai.runner import bundle_check, bundle_load  # torch: only when a bundle is imported
 
     info = bundle_inspect(root, name=name)
     bundle_check(bundle_load(info, device=torch.device("cpu")))
@@ -72,9 +74,7 @@ def model_version_import(
     metadata = info.metadata
     try:
         with transaction.atomic():
-            model, _ = AIModel.objects.get_or_create(
-                name=info.name, defaults={"title": info.title}
-            )
+            model, _ = AIModel.objects.get_or_create(name=info.name, defaults={"title": info.title})
             model.title = info.title
             model.description = str(metadata.get("description") or "")[:4000]
             model.full_clean()
@@ -94,20 +94,25 @@ def model_version_import(
             version.full_clean(validate_constraints=False)
             version.save()
             audit_record(
-                actor=actor, action=AuditAction.IMPORT, obj=version,
+                actor=actor,
+                action=AuditAction.IMPORT,
+                obj=version,
                 details={"model": model.name, "version": version.version, "sha256": sha256},
             )
             if activate:
                 model_version_activate(version=version, actor=actor)
     except IntegrityError as exc:
         raise BundleError(
-            "version_exists", f"{info.name} {info.version} is already registered; raise the version."
+            "version_exists",
+            f"{info.name} {info.version} is already registered; raise the version.",
         ) from exc
     return version
 
 
 @transaction.atomic
-def model_version_activate(*, version: ModelVersion, actor: Actor, reason: str = "") -> ModelVersion:
+def model_version_activate(
+    *, version: ModelVersion, actor: Actor, reason: str = ""
+) -> ModelVersion:
     """Make ``version`` the one active version of its model (audited)."""
     # Lock the model's versions so two activations cannot interleave.
     versions = list(ModelVersion.objects.select_for_update().filter(model_id=version.model_id))
@@ -119,9 +124,14 @@ def model_version_activate(*, version: ModelVersion, actor: Actor, reason: str =
     version.activated_at = timezone.now()
     version.save(update_fields=["is_active", "activated_at"])
     audit_record(
-        actor=actor, action=AuditAction.UPDATE, obj=version, reason=reason,
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=version,
+        reason=reason,
         details={
-            "event": "activate", "model": version.model.name, "version": version.version,
+            "event": "activate",
+            "model": version.model.name,
+            "version": version.version,
             "previous": previous.version if previous else None,
         },
     )

@@ -29,9 +29,9 @@ def job_summary(job: InferenceJob) -> dict:
     return {
         "job": job.pk,
         "status": "succeeded" if succeeded else ("failed" if job.is_finished else job.status),
-        "error": None if succeeded or not job.error_code else {
-            "code": job.error_code, "message": job.error_message
-        },
+        "error": None
+        if succeeded or not job.error_code
+        else {"code": job.error_code, "message": job.error_message},
         "model": job.model_version.model.name,
         "version": job.model_version.version,
         "series": job.series.series_uid if job.series_id else None,

@@ -79,7 +79,9 @@ def bundle_unpack(source: Path, workdir: Path) -> Path:
     if source.is_dir():
         return _bundle_root(source)
     if not zipfile.is_zipfile(source):
-        raise BundleError("not_a_bundle", f"{source.name} is neither a bundle folder nor a zip file.")
+        raise BundleError(
+            "not_a_bundle", f"{source.name} is neither a bundle folder nor a zip file."
+        )
     target = Path(workdir) / _slug(source.stem)
     if target.exists():
         shutil.rmtree(target)
@@ -90,7 +92,9 @@ def bundle_unpack(source: Path, workdir: Path) -> Path:
             total += member.file_size
             destination = (target / member.filename).resolve()
             if not destination.is_relative_to(target.resolve()):
-                raise BundleError("unsafe_zip", f"Zip member {member.filename!r} points outside the bundle.")
+                raise BundleError(
+                    "unsafe_zip", f"Zip member {member.filename!r} points outside the bundle."
+                )
             if total > MAX_UNPACKED_BYTES:
                 raise BundleError("too_large", "The bundle unpacks to more than 4 GiB.")
         try:
@@ -120,32 +124,43 @@ def bundle_inspect(root: Path, *, name: str | None = None) -> BundleInfo:
     try:
         metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BundleError("metadata_invalid", f"configs/metadata.json is not valid JSON: {exc}") from exc
+        raise BundleError(
+            "metadata_invalid", f"configs/metadata.json is not valid JSON: {exc}"
+        ) from exc
     if not isinstance(metadata, dict):
         raise BundleError("metadata_invalid", "configs/metadata.json must hold an object.")
     version = str(metadata.get("version") or "").strip()
     if not version or len(version) > 32:
-        raise BundleError("metadata_invalid", "metadata.json needs a \"version\" (at most 32 characters).")
+        raise BundleError(
+            "metadata_invalid", 'metadata.json needs a "version" (at most 32 characters).'
+        )
     data_format = metadata.get("network_data_format")
     if not isinstance(data_format, dict):
-        raise BundleError("metadata_invalid", "metadata.json has no \"network_data_format\".")
+        raise BundleError("metadata_invalid", 'metadata.json has no "network_data_format".')
     inputs, outputs = data_format.get("inputs"), data_format.get("outputs")
     if not (isinstance(inputs, dict) and inputs and isinstance(outputs, dict) and outputs):
         raise BundleError(
-            "metadata_invalid", "network_data_format must describe at least one input and one output."
+            "metadata_invalid",
+            "network_data_format must describe at least one input and one output.",
         )
     for key, spec in {**inputs, **outputs}.items():
         if not isinstance(spec, dict) or "num_channels" not in spec:
-            raise BundleError("metadata_invalid", f"network_data_format entry {key!r} lacks num_channels.")
+            raise BundleError(
+                "metadata_invalid", f"network_data_format entry {key!r} lacks num_channels."
+            )
 
-    config_file = next((root / "configs" / n for n in CONFIG_NAMES if (root / "configs" / n).is_file()), None)
+    config_file = next(
+        (root / "configs" / n for n in CONFIG_NAMES if (root / "configs" / n).is_file()), None
+    )
     if config_file is None:
         raise BundleError("config_missing", "configs/inference.json is missing.")
     weights = root / "models" / "model.ts"
     if not weights.is_file():
         weights = root / "models" / "model.pt"
     if not weights.is_file():
-        raise BundleError("weights_missing", "Neither models/model.ts nor models/model.pt is in the bundle.")
+        raise BundleError(
+            "weights_missing", "Neither models/model.ts nor models/model.pt is in the bundle."
+        )
 
     extras = metadata.get("x_aimass") or {}
     if not isinstance(extras, dict):

@@ -15,12 +15,18 @@ from scipy.spatial.distance import pdist
 
 from .volume import Volume
 
-SEGMENTATION, CLASSIFICATION, DETECTION, HEATMAP = "segmentation", "classification", "detection", "heatmap"
+SEGMENTATION, CLASSIFICATION, DETECTION, HEATMAP = (
+    "segmentation",
+    "classification",
+    "detection",
+    "heatmap",
+)
 
 
 @dataclass(frozen=True)
 class FrameBox:
-    """A finding's footprint on one frame: pixel indices, inclusive (col_min, row_min, col_max, row_max)."""
+    """A finding's footprint on one frame: pixel indices, inclusive
+    (col_min, row_min, col_max, row_max)."""
 
     sop_instance_uid: str
     frame: int
@@ -38,7 +44,9 @@ class Finding:
     voxel_count: int | None = None
     centroid_lps: tuple[float, float, float] | None = None
     centroid_index: tuple[float, float, float] | None = None  # (slice, row, column)
-    bbox_index: tuple[int, int, int, int, int, int] | None = None  # z0, y0, x0, z1, y1, x1 inclusive
+    bbox_index: tuple[int, int, int, int, int, int] | None = (
+        None  # z0, y0, x0, z1, y1, x1 inclusive
+    )
     instances: list[FrameBox] = field(default_factory=list)
     # For segmentation findings: the component's own mask in volume space, kept in memory only
     # (written out as the SEG and the overlay), never in the database.
@@ -67,7 +75,11 @@ def frame_boxes(mask: np.ndarray, volume: Volume) -> list[FrameBox]:
         cols = np.flatnonzero(mask[z].any(axis=0))
         ref = volume.slices[int(z)]
         boxes.append(
-            FrameBox(ref.sop_instance_uid, ref.frame, (int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])))
+            FrameBox(
+                ref.sop_instance_uid,
+                ref.frame,
+                (int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])),
+            )
         )
     return boxes
 
@@ -114,12 +126,16 @@ def lesions_from_labelmap(
                     centroid_lps=tuple(float(v) for v in volume.index_to_lps(centroid)),
                     centroid_index=tuple(float(v) for v in centroid),
                     bbox_index=(
-                        box[0].start, box[1].start, box[2].start,
-                        box[0].stop - 1, box[1].stop - 1, box[2].stop - 1,
+                        box[0].start,
+                        box[1].start,
+                        box[2].start,
+                        box[0].stop - 1,
+                        box[1].stop - 1,
+                        box[2].stop - 1,
                     ),
                     instances=frame_boxes(mask, volume),
                     mask=mask,
                 )
             )
-    findings.sort(key=lambda f: (-(f.volume_mm3 or 0.0)))
+    findings.sort(key=lambda f: -(f.volume_mm3 or 0.0))
     return findings

@@ -65,7 +65,9 @@ class LoadedBundle:
 class RunResult:
     findings: list[Finding]
     labelmap: np.ndarray | None = None  # [slice, row, column] label values, segmentation only
-    probabilities: np.ndarray | None = None  # [label, slice, row, column], when the bundle gives them
+    probabilities: np.ndarray | None = (
+        None  # [label, slice, row, column], when the bundle gives them
+    )
     seconds_forward: float = 0.0
     seconds_total: float = 0.0
     log: list[str] = field(default_factory=list)
@@ -93,7 +95,8 @@ def _drop_io_config(parser: ConfigParser, key: str) -> None:
     transforms = config.get("transforms") if isinstance(config, dict) else None
     if isinstance(transforms, list):
         parser[f"{key}#transforms"] = [
-            t for t in transforms
+            t
+            for t in transforms
             if not (isinstance(t, dict) and str(t.get("_target_", "")).split(".")[-1] in IO_NAMES)
         ]
 
@@ -112,17 +115,25 @@ def bundle_load(info: BundleInfo, *, device: torch.device | None = None) -> Load
         parser.read_config(str(info.config_file))
         parser.read_meta(str(info.root / "configs" / "metadata.json"))
     except Exception as exc:  # noqa: BLE001 - any parse error is the bundle's
-        raise BundleError("config_invalid", f"{info.config_file.name} cannot be read: {exc}") from exc
+        raise BundleError(
+            "config_invalid", f"{info.config_file.name} cannot be read: {exc}"
+        ) from exc
     parser["bundle_root"] = str(info.root)
     parser["device"] = device
     for key in ("preprocessing", "postprocessing"):
         _drop_io_config(parser, key)
     network = _network_load(info, parser, device)
     try:
-        preprocessing = _without_io(parser.get_parsed_content("preprocessing")) if "preprocessing" in parser else None
+        preprocessing = (
+            _without_io(parser.get_parsed_content("preprocessing"))
+            if "preprocessing" in parser
+            else None
+        )
         inferer = parser.get_parsed_content("inferer") if "inferer" in parser else SimpleInferer()
         postprocessing = (
-            _without_io(parser.get_parsed_content("postprocessing")) if "postprocessing" in parser else None
+            _without_io(parser.get_parsed_content("postprocessing"))
+            if "postprocessing" in parser
+            else None
         )
     except Exception as exc:  # noqa: BLE001
         raise BundleError("config_invalid", f"The inference config cannot be built: {exc}") from exc
@@ -142,10 +153,14 @@ def _network_load(info: BundleInfo, parser: ConfigParser, device: torch.device) 
         try:
             network = torch.jit.load(str(info.weights_file), map_location=device)
         except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
-            raise BundleError("weights_corrupt", f"models/model.ts is not a loadable TorchScript file: {exc}") from exc
+            raise BundleError(
+                "weights_corrupt", f"models/model.ts is not a loadable TorchScript file: {exc}"
+            ) from exc
     else:
         if "network_def" not in parser:
-            raise BundleError("config_invalid", "models/model.pt needs a \"network_def\" in the inference config.")
+            raise BundleError(
+                "config_invalid", 'models/model.pt needs a "network_def" in the inference config.'
+            )
         try:
             network = parser.get_parsed_content("network_def")
         except Exception as exc:  # noqa: BLE001
@@ -159,7 +174,9 @@ def _network_load(info: BundleInfo, parser: ConfigParser, device: torch.device) 
         try:
             network.load_state_dict(state)
         except Exception as exc:  # noqa: BLE001
-            raise BundleError("weights_mismatch", f"The weights do not fit network_def: {exc}") from exc
+            raise BundleError(
+                "weights_mismatch", f"The weights do not fit network_def: {exc}"
+            ) from exc
     return network.to(device).eval()
 
 
@@ -176,7 +193,8 @@ def bundle_check(bundle: LoadedBundle) -> None:
     except Exception as exc:  # noqa: BLE001
         raise BundleError(
             "input_spec_mismatch",
-            f"The network does not accept the declared input {list(x.shape[1:])}: {_first_line(exc)}",
+            f"The network does not accept the declared input {list(x.shape[1:])}: "
+            f"{_first_line(exc)}",
         ) from exc
     if isinstance(y, (list, tuple)):
         y = y[0]
@@ -233,7 +251,9 @@ def _forward(bundle: LoadedBundle, batch: torch.Tensor) -> torch.Tensor:
                 torch.cuda.empty_cache()
             size = getattr(inferer, "sw_batch_size", 1)
             if size <= 1:
-                raise RunnerError("out_of_memory", "The model ran out of memory even one window at a time.") from exc
+                raise RunnerError(
+                    "out_of_memory", "The model ran out of memory even one window at a time."
+                ) from exc
             inferer.sw_batch_size = max(1, size // 2)
 
 
@@ -250,13 +270,17 @@ def run(bundle: LoadedBundle, volume: Volume) -> RunResult:
         forward_started = time.perf_counter()
         prediction = _forward(bundle, torch.as_tensor(image)[None])
         forward_seconds = time.perf_counter() - forward_started
-        data[info.output_name] = prediction[0] if isinstance(prediction, torch.Tensor) else prediction
+        data[info.output_name] = (
+            prediction[0] if isinstance(prediction, torch.Tensor) else prediction
+        )
         if bundle.postprocessing is not None:
             data = bundle.postprocessing(data)
     except RunnerError:
         raise
     except Exception as exc:  # noqa: BLE001 - the model's own failure, reported on the job
-        raise RunnerError("model_error", f"The model failed: {type(exc).__name__}: {_first_line(exc)}") from exc
+        raise RunnerError(
+            "model_error", f"The model failed: {type(exc).__name__}: {_first_line(exc)}"
+        ) from exc
 
     if info.kind == SEGMENTATION:
         result = _segmentation_result(info, data, volume, source)
@@ -282,7 +306,9 @@ def _on_source_grid(tensor, source: MetaTensor, *, mode: str) -> np.ndarray:
     return np.asarray(tensor.detach().cpu().numpy())
 
 
-def _segmentation_result(info: BundleInfo, data: dict, volume: Volume, source: MetaTensor) -> RunResult:
+def _segmentation_result(
+    info: BundleInfo, data: dict, volume: Volume, source: MetaTensor
+) -> RunResult:
     prediction = data[info.output_name]
     array = _on_source_grid(prediction, source, mode="nearest")
     if array.shape[0] > 1:  # probabilities or logits per channel, not yet discrete
@@ -296,7 +322,10 @@ def _segmentation_result(info: BundleInfo, data: dict, volume: Volume, source: M
         probabilities = prob.transpose(0, 3, 2, 1)
     extras = info.extras
     findings = lesions_from_labelmap(
-        labelmap, volume, info.labels, probabilities=probabilities,
+        labelmap,
+        volume,
+        info.labels,
+        probabilities=probabilities,
         min_voxels=int(extras.get("min_lesion_voxels", 1)),
     )
     return RunResult(findings=findings, labelmap=labelmap, probabilities=probabilities)
@@ -304,7 +333,9 @@ def _segmentation_result(info: BundleInfo, data: dict, volume: Volume, source: M
 
 def _classification_findings(info: BundleInfo, output) -> list[Finding]:
     scores = torch.as_tensor(output).detach().float().flatten().cpu()
-    if scores.numel() > 1 and (scores.min() < 0 or scores.max() > 1 or abs(float(scores.sum()) - 1) > 1e-3):
+    if scores.numel() > 1 and (
+        scores.min() < 0 or scores.max() > 1 or abs(float(scores.sum()) - 1) > 1e-3
+    ):
         scores = torch.softmax(scores, dim=0)
     elif scores.numel() == 1 and (scores.item() < 0 or scores.item() > 1):
         scores = torch.sigmoid(scores)
@@ -313,7 +344,9 @@ def _classification_findings(info: BundleInfo, output) -> list[Finding]:
     for index, name in sorted(info.labels.items()):
         if index < scores.numel() and float(scores[index]) >= threshold:
             findings.append(
-                Finding(label=name, kind=CLASSIFICATION, score=float(scores[index]), label_index=index)
+                Finding(
+                    label=name, kind=CLASSIFICATION, score=float(scores[index]), label_index=index
+                )
             )
     return findings
 
@@ -325,9 +358,15 @@ def detection_findings(info: BundleInfo, data: dict, volume: Volume) -> list[Fin
 
     output = data.get(info.output_name)
     source = output if isinstance(output, dict) else data
-    boxes = np.asarray(torch.as_tensor(source.get("box", [])).detach().cpu(), dtype=float).reshape(-1, 6)
-    labels = np.asarray(torch.as_tensor(source.get("label", [0] * len(boxes))).detach().cpu()).reshape(-1)
-    scores = np.asarray(torch.as_tensor(source.get("label_scores", [1.0] * len(boxes))).detach().cpu()).reshape(-1)
+    boxes = np.asarray(torch.as_tensor(source.get("box", [])).detach().cpu(), dtype=float).reshape(
+        -1, 6
+    )
+    labels = np.asarray(
+        torch.as_tensor(source.get("label", [0] * len(boxes))).detach().cpu()
+    ).reshape(-1)
+    scores = np.asarray(
+        torch.as_tensor(source.get("label_scores", [1.0] * len(boxes))).detach().cpu()
+    ).reshape(-1)
     threshold = float(info.extras.get("threshold", 0.5))
     depth, rows, columns = volume.shape
     dz, dy, dx = volume.spacing
@@ -335,8 +374,14 @@ def detection_findings(info: BundleInfo, data: dict, volume: Volume) -> list[Fin
     for box, label, score in zip(boxes, labels, scores, strict=False):
         if score < threshold:
             continue
-        x0, y0, z0 = (int(np.clip(np.floor(v), 0, m - 1)) for v, m in zip(box[:3], (columns, rows, depth), strict=True))
-        x1, y1, z1 = (int(np.clip(np.ceil(v), 0, m - 1)) for v, m in zip(box[3:], (columns, rows, depth), strict=True))
+        x0, y0, z0 = (
+            int(np.clip(np.floor(v), 0, m - 1))
+            for v, m in zip(box[:3], (columns, rows, depth), strict=True)
+        )
+        x1, y1, z1 = (
+            int(np.clip(np.ceil(v), 0, m - 1))
+            for v, m in zip(box[3:], (columns, rows, depth), strict=True)
+        )
         centre = ((z0 + z1) / 2, (y0 + y1) / 2, (x0 + x1) / 2)
         size = ((z1 - z0 + 1) * dz, (y1 - y0 + 1) * dy, (x1 - x0 + 1) * dx)
         findings.append(
@@ -350,7 +395,9 @@ def detection_findings(info: BundleInfo, data: dict, volume: Volume) -> list[Fin
                 centroid_lps=tuple(float(v) for v in volume.index_to_lps(centre)),
                 bbox_index=(z0, y0, x0, z1, y1, x1),
                 instances=[
-                    FrameBox(volume.slices[z].sop_instance_uid, volume.slices[z].frame, (x0, y0, x1, y1))
+                    FrameBox(
+                        volume.slices[z].sop_instance_uid, volume.slices[z].frame, (x0, y0, x1, y1)
+                    )
                     for z in range(z0, z1 + 1)
                 ],
             )

@@ -90,7 +90,9 @@ def volume_from_datasets(datasets: list[pydicom.Dataset]) -> Volume:
         raise VolumeError("empty_series", "The series has no instances.")
     first = datasets[0]
     sop = str(getattr(first, "SOPInstanceUID", "?"))
-    orientation = _floats(getattr(first, "ImageOrientationPatient", None), 6, "ImageOrientationPatient", sop)
+    orientation = _floats(
+        getattr(first, "ImageOrientationPatient", None), 6, "ImageOrientationPatient", sop
+    )
     row_cosine, column_cosine = orientation[:3], orientation[3:]
     normal = np.cross(row_cosine, column_cosine)
     if not np.isclose(np.linalg.norm(normal), 1.0, atol=1e-3):
@@ -103,16 +105,24 @@ def volume_from_datasets(datasets: list[pydicom.Dataset]) -> Volume:
         uid = str(ds.SOPInstanceUID)
         if int(getattr(ds, "NumberOfFrames", 1) or 1) != 1:
             raise VolumeError(
-                "multiframe_unsupported", f"Instance {uid} has several frames; only single-frame series are read."
+                "multiframe_unsupported",
+                f"Instance {uid} has several frames; only single-frame series are read.",
             )
         if (int(ds.Rows), int(ds.Columns)) != (rows, columns):
             raise VolumeError("inconsistent_size", "The series' slices differ in size.")
         if not np.allclose(
-            _floats(getattr(ds, "ImageOrientationPatient", None), 6, "ImageOrientationPatient", uid),
-            orientation, atol=1e-4,
+            _floats(
+                getattr(ds, "ImageOrientationPatient", None), 6, "ImageOrientationPatient", uid
+            ),
+            orientation,
+            atol=1e-4,
         ):
-            raise VolumeError("inconsistent_orientation", "The series' slices differ in orientation.")
-        position = _floats(getattr(ds, "ImagePositionPatient", None), 3, "ImagePositionPatient", uid)
+            raise VolumeError(
+                "inconsistent_orientation", "The series' slices differ in orientation."
+            )
+        position = _floats(
+            getattr(ds, "ImagePositionPatient", None), 3, "ImagePositionPatient", uid
+        )
         placed.append((float(position @ normal), position, ds))
     placed.sort(key=lambda item: item[0])
 

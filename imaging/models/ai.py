@@ -74,11 +74,15 @@ class RoutingRule(models.Model):
     model = models.ForeignKey(AIModel, on_delete=models.CASCADE, related_name="routing_rules")
     modality = models.CharField(_("modality"), max_length=16, blank=True)
     body_part = models.CharField(
-        _("body part examined"), max_length=64, blank=True,
+        _("body part examined"),
+        max_length=64,
+        blank=True,
         help_text=_("Compared without regard to case, e.g. CHEST."),
     )
     series_description_pattern = models.CharField(
-        _("series description pattern"), max_length=200, blank=True,
+        _("series description pattern"),
+        max_length=200,
+        blank=True,
         help_text=_("A regular expression searched in the series description, ignoring case."),
     )
     min_slices = models.PositiveIntegerField(_("minimum number of slices"), default=1)
@@ -103,8 +107,10 @@ class RoutingRule(models.Model):
                 re.compile(self.series_description_pattern)
             except re.error as exc:
                 raise ValidationError(
-                    {"series_description_pattern": _("Not a valid regular expression: %(error)s")
-                     % {"error": exc}}
+                    {
+                        "series_description_pattern": _("Not a valid regular expression: %(error)s")
+                        % {"error": exc}
+                    }
                 ) from exc
 
 
@@ -176,7 +182,9 @@ class Finding(models.Model):
     touches) and how big; always tied to the model version that produced it."""
 
     job = models.ForeignKey(InferenceJob, on_delete=models.CASCADE, related_name="findings")
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="findings")
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="findings"
+    )
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="findings")
     series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="findings", null=True)
     label = models.CharField(_("label"), max_length=64)

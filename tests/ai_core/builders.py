@@ -82,7 +82,9 @@ def ct_series(
     return datasets
 
 
-def sphere_hu(shape, *, spacing, origin, row_cosine, column_cosine, centre_lps, radius_mm, inside=60.0):
+def sphere_hu(
+    shape, *, spacing, origin, row_cosine, column_cosine, centre_lps, radius_mm, inside=60.0
+):
     """HU volume of air with a sphere of soft tissue, and the analytic mask of voxel centres."""
     row_cosine, column_cosine = np.asarray(row_cosine, float), np.asarray(column_cosine, float)
     normal = np.cross(row_cosine, column_cosine)
@@ -129,11 +131,25 @@ def threshold_bundle(
         "description": "Marks voxels above -500 HU. Test fixture, not for clinical use.",
         "intended_use": "Tests only. Not for clinical use.",
         "network_data_format": {
-            "inputs": {"image": {"type": "image", "format": "hounsfield", "num_channels": 1,
-                                 "spatial_shape": [16, 16, 16], "dtype": "float32"}},
-            "outputs": {"pred": {"type": "image", "format": "segmentation", "num_channels": 2,
-                                 "spatial_shape": [16, 16, 16], "dtype": "float32",
-                                 "channel_def": {"0": "background", "1": "lesion"}}},
+            "inputs": {
+                "image": {
+                    "type": "image",
+                    "format": "hounsfield",
+                    "num_channels": 1,
+                    "spatial_shape": [16, 16, 16],
+                    "dtype": "float32",
+                }
+            },
+            "outputs": {
+                "pred": {
+                    "type": "image",
+                    "format": "segmentation",
+                    "num_channels": 2,
+                    "spatial_shape": [16, 16, 16],
+                    "dtype": "float32",
+                    "channel_def": {"0": "background", "1": "lesion"},
+                }
+            },
         },
         **(metadata_extra or {}),
     }
@@ -147,24 +163,43 @@ def threshold_bundle(
             {"_target_": "Spacingd", "keys": "image", "pixdim": spacing, "mode": "bilinear"},
         ]
     transforms.append(
-        {"_target_": "ScaleIntensityRanged", "keys": "image", "a_min": -1000, "a_max": 0,
-         "b_min": 0.0, "b_max": 1.0, "clip": True}
+        {
+            "_target_": "ScaleIntensityRanged",
+            "keys": "image",
+            "a_min": -1000,
+            "a_max": 0,
+            "b_min": 0.0,
+            "b_max": 1.0,
+            "clip": True,
+        }
     )
     inference = {
         "imports": ["$import torch"],
         "bundle_root": ".",
         "device": "$torch.device('cpu')",
-        "network_def": {"_target_": "torch.nn.Conv3d", "in_channels": 1, "out_channels": 2,
-                        "kernel_size": 1},
+        "network_def": {
+            "_target_": "torch.nn.Conv3d",
+            "in_channels": 1,
+            "out_channels": 2,
+            "kernel_size": 1,
+        },
         "network": "$@network_def.to(@device)",
         "preprocessing": {"_target_": "Compose", "transforms": transforms},
-        "inferer": {"_target_": "SlidingWindowInferer", "roi_size": [16, 16, 16], "sw_batch_size": 2, "overlap": 0.25},
-        "postprocessing": {"_target_": "Compose", "transforms": [
-            {"_target_": "Activationsd", "keys": "pred", "softmax": True},
-            {"_target_": "CopyItemsd", "keys": "pred", "names": "prob"},
-            {"_target_": "AsDiscreted", "keys": "pred", "argmax": True},
-            {"_target_": "SaveImaged", "keys": "pred", "output_dir": "/nonexistent"},
-        ]},
+        "inferer": {
+            "_target_": "SlidingWindowInferer",
+            "roi_size": [16, 16, 16],
+            "sw_batch_size": 2,
+            "overlap": 0.25,
+        },
+        "postprocessing": {
+            "_target_": "Compose",
+            "transforms": [
+                {"_target_": "Activationsd", "keys": "pred", "softmax": True},
+                {"_target_": "CopyItemsd", "keys": "pred", "names": "prob"},
+                {"_target_": "AsDiscreted", "keys": "pred", "argmax": True},
+                {"_target_": "SaveImaged", "keys": "pred", "output_dir": "/nonexistent"},
+            ],
+        },
         **(inference_extra or {}),
     }
     (root / "configs" / "metadata.json").write_text(json.dumps(metadata, indent=2))

@@ -25,7 +25,9 @@ def _phantom(geometry, *, shape=(24, 40, 36), spacing=(2.0, 1.5, 1.2), radius=9.
     # The centre sits off the grid's middle so a flipped axis would show.
     centre = (
         np.asarray(origin)
-        + row * spacing[2] * 20.3 + column * spacing[1] * 17.6 + normal * spacing[0] * 13.2
+        + row * spacing[2] * 20.3
+        + column * spacing[1] * 17.6
+        + normal * spacing[0] * 13.2
     )
     hu, mask = sphere_hu(
         shape, spacing=spacing, origin=origin, centre_lps=centre, radius_mm=radius, **geometry
@@ -65,9 +67,13 @@ def test_a_sphere_comes_back_on_its_exact_pixels(tmp_path, geometry, torchscript
     touched = set()
     for box in finding.instances:
         ds = by_uid[box.sop_instance_uid]
-        k = int(round(
-            (np.asarray(ds.ImagePositionPatient, float) - volume.origin) @ volume.normal / volume.spacing[0]
-        ))
+        k = int(
+            round(
+                (np.asarray(ds.ImagePositionPatient, float) - volume.origin)
+                @ volume.normal
+                / volume.spacing[0]
+            )
+        )
         touched.add(k)
         rows = np.flatnonzero(mask[k].any(axis=1))
         cols = np.flatnonzero(mask[k].any(axis=0))
@@ -79,9 +85,7 @@ def test_a_sphere_comes_back_on_its_exact_pixels(tmp_path, geometry, torchscript
 def test_a_bundle_that_resamples_gets_its_prediction_mapped_back_to_the_series_grid(tmp_path):
     datasets, mask, centre = _phantom(dict(row_cosine=(1, 0, 0), column_cosine=(0, 1, 0)))
     volume = volume_from_datasets(datasets)
-    bundle = bundle_load(
-        bundle_inspect(threshold_bundle(tmp_path / "b", spacing=[1.0, 1.0, 1.0]))
-    )
+    bundle = bundle_load(bundle_inspect(threshold_bundle(tmp_path / "b", spacing=[1.0, 1.0, 1.0])))
 
     result = run(bundle, volume)
 

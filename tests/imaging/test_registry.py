@@ -34,7 +34,9 @@ def test_an_imported_version_keeps_its_bundle_in_storage_under_its_checksum(tmp_
         data = stored.read()
     assert hashlib.sha256(data).hexdigest() == version.sha256 and len(data) == version.size
     assert (version.model.name, version.kind, version.labels) == (
-        "lesion-finder", "segmentation", {"1": "lesion"}
+        "lesion-finder",
+        "segmentation",
+        {"1": "lesion"},
     )
     assert version.not_for_clinical_use and not version.is_active
     assert AuditEvent.objects.filter(action="import", object_id=str(version.pk)).exists()

@@ -29,7 +29,11 @@ ORIGIN = (-20.0, -30.0, -25.0)
 def sphere_study(patient_id: str, *, slices: int = 24):
     centre = np.asarray(ORIGIN) + np.array([1.2 * 20.3, 1.5 * 17.6, 2.0 * min(13.2, slices / 2)])
     hu, mask = sphere_hu(
-        (slices, 40, 36), spacing=SPACING, origin=ORIGIN, centre_lps=centre, radius_mm=7.0,
+        (slices, 40, 36),
+        spacing=SPACING,
+        origin=ORIGIN,
+        centre_lps=centre,
+        radius_mm=7.0,
         **GEOMETRY,
     )
     return ct_series(hu, spacing=SPACING, origin=ORIGIN, patient_id=patient_id, **GEOMETRY), mask
@@ -132,7 +136,9 @@ def test_run_inference_waits_and_prints_the_contract_summary(lesion_model, capsy
     assert {"sop_instance_uid", "frame", "bbox"} <= set(finding["instances"][0])
 
 
-def test_a_model_that_raises_fails_with_code_and_log_and_leaves_no_findings(tmp_path, worker_storage):
+def test_a_model_that_raises_fails_with_code_and_log_and_leaves_no_findings(
+    tmp_path, worker_storage
+):
     root = threshold_bundle(tmp_path / "broken-model")
     config = json.loads((root / "configs" / "inference.json").read_text())
     config["postprocessing"]["transforms"].insert(

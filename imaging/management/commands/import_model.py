@@ -25,7 +25,9 @@ class Command(BaseCommand):
             raise CommandError(f"not_found: {path} does not exist.")
         try:
             version = model_version_import(
-                source=path, actor=Actor.system(None), activate=options["activate"],
+                source=path,
+                actor=Actor.system(None),
+                activate=options["activate"],
                 name=options["name"],
             )
         except BundleError as exc:

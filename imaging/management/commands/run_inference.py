@@ -21,7 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--model", help="model name (default: every model routed to it)")
         parser.add_argument("--wait", action="store_true")
         parser.add_argument(
-            "--timeout", type=float, default=None,
+            "--timeout",
+            type=float,
+            default=None,
             help="seconds to wait (default: the inference time limit)",
         )
 
@@ -45,7 +47,9 @@ class Command(BaseCommand):
             return
         deadline = time.monotonic() + (options["timeout"] or settings.INFERENCE_TIME_LIMIT_SECONDS)
         ids = [job.pk for job in jobs]
-        while InferenceJob.objects.filter(pk__in=ids, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists():
+        while InferenceJob.objects.filter(
+            pk__in=ids, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+        ).exists():
             if time.monotonic() > deadline:
                 raise CommandError(f"timeout: jobs {ids} have not finished; is a worker running?")
             time.sleep(0.5)
