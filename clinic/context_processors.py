@@ -15,6 +15,7 @@ _NAV = [
     (_("Import patients"), "clinic:patient_import", (Role.ADMIN,)),
     (_("Studies"), "imaging:study_list", (Role.ADMIN, Role.DOCTOR, Role.NURSE)),
     (_("Upload studies"), "imaging:study_upload", (Role.ADMIN, Role.DOCTOR, Role.NURSE)),
+    (_("AI models"), "imaging:model_list", (Role.ADMIN, Role.DOCTOR, Role.NURSE)),
     (_("Booking requests"), "appointments:inbox", (Role.DOCTOR,)),
     (_("My queue"), "appointments:queue", (Role.DOCTOR,)),
     (_("Front desk"), "appointments:desk", (Role.ADMIN, Role.RECEPTIONIST)),

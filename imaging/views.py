@@ -25,8 +25,8 @@ from clinic.audit import Actor, audit_record
 from clinic.forms import DateInput
 from clinic.models import AuditAction, Role
 
-from . import access
-from .models import Series
+from . import access, selectors
+from .models import AIModel, Series
 from .services import FAILED, IngestResult, IngestSession
 
 logger = logging.getLogger(__name__)
@@ -151,6 +151,10 @@ def study_detail(request, pk):
             "study": study,
             "modalities": [m for m in study.modalities.split("\\") if m],
             "series_list": study.series.all(),
+            "findings": selectors.study_findings(study),
+            "jobs": selectors.study_jobs(study)[:20],
+            "models_available": AIModel.objects.filter(versions__is_active=True).order_by("name"),
+            "may_run_ai": request.user.role in (Role.ADMIN, Role.DOCTOR),
         },
     )
 
