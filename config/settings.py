@@ -355,6 +355,8 @@ MODEL_CACHE_DIR = Path(env.str("MODEL_CACHE_DIR", default=str(VAR_DIR / "model-c
 INFERENCE_MODEL_CACHE_SIZE = env.int("INFERENCE_MODEL_CACHE_SIZE", default=2)
 # "cuda", "cpu", or empty: CUDA when the worker has it, else the CPU.
 INFERENCE_DEVICE = env.str("INFERENCE_DEVICE", default="")
+# Slices per forward pass for 2D models (halved by itself when the GPU runs out of memory).
+INFERENCE_SLICE_BATCH = env.int("INFERENCE_SLICE_BATCH", default=16)
 # Hard limit of one inference job, in seconds (the soft limit, 30 s earlier, fails it cleanly).
 INFERENCE_TIME_LIMIT_SECONDS = env.int("INFERENCE_TIME_LIMIT_SECONDS", default=20 * 60)
 # Run routed models by themselves when a study becomes stable.

@@ -421,7 +421,7 @@ def _job_execute(job: InferenceJob, log: _JobLog) -> str:
 
     from .ai.runner import run
 
-    result = run(bundle, volume)
+    result = run(bundle, volume, slice_batch=settings.INFERENCE_SLICE_BATCH)
     log.progress(
         75,
         f"{len(result.findings)} findings; forward pass {result.seconds_forward:.2f} s, "

@@ -257,24 +257,17 @@ def _forward(bundle: LoadedBundle, batch: torch.Tensor) -> torch.Tensor:
             inferer.sw_batch_size = max(1, size // 2)
 
 
-def run(bundle: LoadedBundle, volume: Volume) -> RunResult:
-    """Run the bundle on one volume and interpret its output by the bundle's finding kind."""
+def run(bundle: LoadedBundle, volume: Volume, *, slice_batch: int = 16) -> RunResult:
+    """Run the bundle on one volume and interpret its output by the bundle's finding kind.
+    A 2D bundle runs slice by slice, ``slice_batch`` slices per forward pass (halved when the
+    device runs out of memory)."""
     started = time.perf_counter()
     info = bundle.info
-    source = volume_metatensor(volume, with_channel=not bundle.adds_channel)
-    data = {info.input_name: source}
     try:
-        if bundle.preprocessing is not None:
-            data = bundle.preprocessing(data)
-        image = data[info.input_name]
-        forward_started = time.perf_counter()
-        prediction = _forward(bundle, torch.as_tensor(image)[None])
-        forward_seconds = time.perf_counter() - forward_started
-        data[info.output_name] = (
-            prediction[0] if isinstance(prediction, torch.Tensor) else prediction
-        )
-        if bundle.postprocessing is not None:
-            data = bundle.postprocessing(data)
+        if info.spatial_dims == 2:
+            data, source, forward_seconds = _run_slices(bundle, volume, slice_batch)
+        else:
+            data, source, forward_seconds = _run_volume(bundle, volume)
     except RunnerError:
         raise
     except Exception as exc:  # noqa: BLE001 - the model's own failure, reported on the job
@@ -293,12 +286,94 @@ def run(bundle: LoadedBundle, volume: Volume) -> RunResult:
     return result
 
 
+def _run_volume(bundle: LoadedBundle, volume: Volume):
+    info = bundle.info
+    source = volume_metatensor(volume, with_channel=not bundle.adds_channel)
+    data = {info.input_name: source}
+    if bundle.preprocessing is not None:
+        data = bundle.preprocessing(data)
+    image = data[info.input_name]
+    forward_started = time.perf_counter()
+    prediction = _forward(bundle, torch.as_tensor(image)[None])
+    forward_seconds = time.perf_counter() - forward_started
+    data[info.output_name] = prediction[0] if isinstance(prediction, torch.Tensor) else prediction
+    if bundle.postprocessing is not None:
+        data = bundle.postprocessing(data)
+    return data, source, forward_seconds
+
+
+def slice_metatensor(volume: Volume, z: int, *, with_channel: bool) -> MetaTensor:
+    """Slice ``z`` as a 2D image (x=column, y=row) with its in-plane RAS affine."""
+    affine3 = volume.affine_ras()
+    affine = np.eye(3)
+    affine[:2, :2] = affine3[:2, :2]
+    affine[:2, 2] = (affine3 @ np.array([0.0, 0.0, float(z), 1.0]))[:2]
+    array = torch.from_numpy(np.ascontiguousarray(volume.pixels[z].T))
+    meta = {MetaKeys.ORIGINAL_CHANNEL_DIM: "no_channel", "filename_or_obj": f"slice-{z}"}
+    if with_channel:
+        array = array[None]
+        meta[MetaKeys.ORIGINAL_CHANNEL_DIM] = 0
+    return MetaTensor(array, affine=torch.from_numpy(affine), meta=meta)
+
+
+def _run_slices(bundle: LoadedBundle, volume: Volume, slice_batch: int):
+    """A 2D bundle over every slice, in batches; outputs stacked back into (C, x, y, z)."""
+    info = bundle.info
+    outputs, probabilities = [], []
+    forward_seconds = 0.0
+    z, batch = 0, max(1, slice_batch)
+    while z < volume.shape[0]:
+        items = []
+        for k in range(z, min(z + batch, volume.shape[0])):
+            item = {
+                info.input_name: slice_metatensor(volume, k, with_channel=not bundle.adds_channel)
+            }
+            items.append(bundle.preprocessing(item) if bundle.preprocessing is not None else item)
+        stacked = torch.stack([torch.as_tensor(item[info.input_name]) for item in items])
+        forward_started = time.perf_counter()
+        try:
+            prediction = _forward(bundle, stacked)
+        except RunnerError as exc:
+            if exc.code == "out_of_memory" and batch > 1:
+                batch //= 2  # fewer slices at once, same slices again
+                continue
+            raise
+        forward_seconds += time.perf_counter() - forward_started
+        for item, output in zip(items, prediction, strict=True):
+            image = item[info.input_name]
+            # A batch's outputs lose their own slice's geometry: give back the input's.
+            affine = image.affine if isinstance(image, MetaTensor) else None
+            item[info.output_name] = MetaTensor(
+                torch.as_tensor(output).as_subclass(torch.Tensor), affine=affine
+            )
+            if bundle.postprocessing is not None:
+                item = bundle.postprocessing(item)
+            if info.kind == SEGMENTATION:
+                reference = slice_metatensor(volume, z, with_channel=True)
+                outputs.append(_on_source_grid(item[info.output_name], reference, mode="nearest"))
+                if "prob" in item:
+                    probabilities.append(_on_source_grid(item["prob"], reference, mode="bilinear"))
+            else:
+                outputs.append(item[info.output_name])
+            z += 1
+    source = volume_metatensor(volume, with_channel=True)
+    if info.kind != SEGMENTATION:
+        # A series-level answer from per-slice answers: the most confident slice speaks.
+        scores = torch.stack([torch.as_tensor(o).float().flatten() for o in outputs])
+        return {info.output_name: scores.max(dim=0).values}, source, forward_seconds
+    data = {info.output_name: MetaTensor(np.stack(outputs, axis=-1), affine=source.affine)}
+    if probabilities:
+        data["prob"] = MetaTensor(np.stack(probabilities, axis=-1), affine=source.affine)
+    return data, source, forward_seconds
+
+
 def _on_source_grid(tensor, source: MetaTensor, *, mode: str) -> np.ndarray:
     """A channel-first prediction on the source volume's grid, as numpy [C, x, y, z]."""
     tensor = tensor if isinstance(tensor, MetaTensor) else MetaTensor(torch.as_tensor(tensor))
-    if tensor.ndim == 3:
+    spatial = len(source.affine) - 1  # 3 for a volume, 2 for a slice
+    if tensor.ndim == spatial:
         tensor = tensor[None]
-    reference = source if source.ndim == 4 else source[None]
+    reference = source if source.ndim == spatial + 1 else source[None]
     if tuple(tensor.shape[1:]) != tuple(reference.shape[1:]) or not np.allclose(
         np.asarray(tensor.affine), np.asarray(reference.affine), atol=1e-3
     ):

@@ -100,12 +100,12 @@ def sphere_hu(
     return hu, mask
 
 
-def threshold_network() -> torch.nn.Conv3d:
+def threshold_network(dims: int = 3) -> torch.nn.Module:
     """A plain 1x1x1 convolution giving two-channel logits: foreground where the (0..1 scaled)
     input is above 0.5. A stock torch layer, so the bundle holds no code of ours."""
-    conv = torch.nn.Conv3d(1, 2, kernel_size=1)
+    conv = (torch.nn.Conv3d if dims == 3 else torch.nn.Conv2d)(1, 2, kernel_size=1)
     with torch.no_grad():
-        conv.weight.copy_(torch.tensor([-20.0, 20.0]).reshape(2, 1, 1, 1, 1))
+        conv.weight.copy_(torch.tensor([-20.0, 20.0]).reshape(2, 1, *([1] * dims)))
         conv.bias.copy_(torch.tensor([10.0, -10.0]))
     return conv.eval()
 
@@ -118,6 +118,7 @@ def threshold_bundle(
     spacing: list[float] | None = None,
     metadata_extra: dict | None = None,
     inference_extra: dict | None = None,
+    dims: int = 3,
 ) -> Path:
     """A segmentation bundle in MONAI's layout whose network thresholds intensity at -500 HU.
     ``spacing`` adds Orientationd + Spacingd to the preprocessing (the runner must map back)."""
@@ -136,7 +137,7 @@ def threshold_bundle(
                     "type": "image",
                     "format": "hounsfield",
                     "num_channels": 1,
-                    "spatial_shape": [16, 16, 16],
+                    "spatial_shape": [16] * dims,
                     "dtype": "float32",
                 }
             },
@@ -145,7 +146,7 @@ def threshold_bundle(
                     "type": "image",
                     "format": "segmentation",
                     "num_channels": 2,
-                    "spatial_shape": [16, 16, 16],
+                    "spatial_shape": [16] * dims,
                     "dtype": "float32",
                     "channel_def": {"0": "background", "1": "lesion"},
                 }
@@ -178,7 +179,7 @@ def threshold_bundle(
         "bundle_root": ".",
         "device": "$torch.device('cpu')",
         "network_def": {
-            "_target_": "torch.nn.Conv3d",
+            "_target_": f"torch.nn.Conv{dims}d",
             "in_channels": 1,
             "out_channels": 2,
             "kernel_size": 1,
@@ -187,7 +188,7 @@ def threshold_bundle(
         "preprocessing": {"_target_": "Compose", "transforms": transforms},
         "inferer": {
             "_target_": "SlidingWindowInferer",
-            "roi_size": [16, 16, 16],
+            "roi_size": [16] * dims,
             "sw_batch_size": 2,
             "overlap": 0.25,
         },
@@ -205,7 +206,7 @@ def threshold_bundle(
     (root / "configs" / "metadata.json").write_text(json.dumps(metadata, indent=2))
     (root / "configs" / "inference.json").write_text(json.dumps(inference, indent=2))
     if torchscript:
-        torch.jit.script(threshold_network()).save(str(root / "models" / "model.ts"))
+        torch.jit.script(threshold_network(dims)).save(str(root / "models" / "model.ts"))
     else:
-        torch.save(threshold_network().state_dict(), root / "models" / "model.pt")
+        torch.save(threshold_network(dims).state_dict(), root / "models" / "model.pt")
     return root

@@ -108,3 +108,17 @@ def test_the_declared_input_is_checked_against_the_network(tmp_path):
     with pytest.raises(BundleError) as error:
         bundle_check(bundle_load(info))
     assert error.value.code == "input_spec_mismatch"
+
+
+def test_a_2d_bundle_runs_slice_by_slice_in_batches_and_lands_on_the_same_pixels(tmp_path):
+    datasets, mask, centre = _phantom(OBLIQUE)
+    volume = volume_from_datasets(datasets)
+    bundle = bundle_load(bundle_inspect(threshold_bundle(tmp_path / "b", dims=2)))
+    assert bundle.info.spatial_dims == 2
+
+    result = run(bundle, volume, slice_batch=5)
+
+    assert np.array_equal(result.labelmap == 1, mask)
+    (finding,) = result.findings
+    assert np.linalg.norm(np.asarray(finding.centroid_lps) - centre) < 0.6
+    assert finding.score > 0.99
