@@ -14,6 +14,8 @@ import traceback
 from collections import OrderedDict
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -427,10 +429,49 @@ def _job_execute(job: InferenceJob, log: _JobLog) -> str:
         f"{len(result.findings)} findings; forward pass {result.seconds_forward:.2f} s, "
         f"run {result.seconds_total:.2f} s",
     )
+    heatmaps = _heatmaps_build(job, bundle, volume, result, log)
     exports = _exports_build(job, datasets, volume, result)
     log.progress(90, f"built {', '.join(ds.Modality for ds in exports) or 'no export'}")
-    _results_commit(job, log, result, exports)
+    _results_commit(job, log, result, exports, heatmaps)
     return JobStatus.SUCCEEDED
+
+
+def _heatmaps_build(job: InferenceJob, bundle, volume, result, log: _JobLog) -> list:
+    """Saliency heatmaps, for bundles that ask for them (x_aimass.saliency = "gradient"):
+    one per label that has findings, stored as uint8 .npz, returned as heatmap findings."""
+    import numpy as np
+
+    from .ai.findings import HEATMAP, frame_boxes
+    from .ai.findings import Finding as CoreFinding
+    from .ai.saliency import gradient_saliency
+
+    if job.model_version.extras.get("saliency") != "gradient" or result.labelmap is None:
+        return []
+    heatmaps = []
+    for index in sorted({f.label_index for f in result.findings if f.label_index is not None}):
+        heat = gradient_saliency(bundle, volume, label=index, region=result.labelmap == index)
+        quantized = np.round(heat * 255).astype(np.uint8)
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            heat=quantized,
+            sop_instance_uids=np.array([s.sop_instance_uid for s in volume.slices]),
+        )
+        name = f"heatmaps/{job.study.study_uid}/{job.pk}-{index}.npz"
+        storage = default_storage
+        if storage.exists(name):
+            storage.delete(name)
+        storage.save(name, ContentFile(buffer.getvalue()))
+        label = job.model_version.labels.get(str(index), str(index))
+        finding = CoreFinding(
+            label=label,
+            kind=HEATMAP,
+            label_index=index,
+            instances=frame_boxes(quantized >= 128, volume),
+        )
+        heatmaps.append((finding, name))
+    log.line(f"saliency: {len(heatmaps)} heatmap(s)")
+    return heatmaps
 
 
 def _lesion_labelmap(result) -> tuple:
@@ -493,7 +534,9 @@ def _urgent(version: ModelVersion, finding) -> bool:
     return bool(threshold and finding.diameter_mm and finding.diameter_mm >= float(threshold))
 
 
-def _results_commit(job: InferenceJob, log: _JobLog, result, exports: list) -> None:
+def _results_commit(
+    job: InferenceJob, log: _JobLog, result, exports: list, heatmaps: list = ()
+) -> None:
     import pydicom
 
     from .services import IngestSession
@@ -544,6 +587,22 @@ def _results_commit(job: InferenceJob, log: _JobLog, result, exports: list) -> N
                 urgent=_urgent(version, f),
             )
             for f in result.findings
+        )
+        Finding.objects.bulk_create(
+            Finding(
+                job=job,
+                model_version=version,
+                study=job.study,
+                series=job.series,
+                label=f.label,
+                kind=f.kind,
+                overlay_file=name,
+                instances=[
+                    {"sop_instance_uid": b.sop_instance_uid, "frame": b.frame, "bbox": list(b.bbox)}
+                    for b in f.instances
+                ],
+            )
+            for f, name in heatmaps
         )
         actor = Actor.system(None)
         with IngestSession(

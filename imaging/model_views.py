@@ -162,3 +162,36 @@ def study_inference_status(request, pk):
         for job in selectors.study_jobs(study)[:20]
     ]
     return JsonResponse({"jobs": jobs})
+
+
+@login_required
+@require_GET
+def finding_overlay(request, pk, sop_uid):
+    """One frame of a heatmap finding as an 8-bit greyscale PNG (0..255 = no..most attention),
+    the frame's own size, for the viewer to colour and lay over the image."""
+    import numpy as np
+    from django.core.files.storage import default_storage
+    from django.http import Http404, HttpResponse
+    from PIL import Image
+
+    from .dicomweb.lookup import audit_retrieve
+    from .models import Finding
+
+    finding = get_object_or_404(
+        Finding.objects.filter(study__in=access.studies_visible_to(request.user)).exclude(
+            overlay_file=""
+        ),
+        pk=pk,
+    )
+    audit_retrieve(request, finding.study_id)
+    with default_storage.open(finding.overlay_file, "rb") as stored:
+        data = np.load(io.BytesIO(stored.read()))
+        uids = [str(u) for u in data["sop_instance_uids"]]
+        if sop_uid not in uids:
+            raise Http404
+        frame = data["heat"][uids.index(sop_uid)]
+    buffer = io.BytesIO()
+    Image.fromarray(frame, mode="L").save(buffer, format="PNG")
+    response = HttpResponse(buffer.getvalue(), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

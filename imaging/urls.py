@@ -17,6 +17,11 @@ urlpatterns = [
         model_views.study_inference_status,
         name="study_inference_status",
     ),
+    path(
+        "findings/<int:pk>/overlay/<str:sop_uid>.png",
+        model_views.finding_overlay,
+        name="finding_overlay",
+    ),
     path("ai/models/", model_views.model_list, name="model_list"),
     path("ai/models/<slug:name>/", model_views.model_card, name="model_card"),
     path(

@@ -197,6 +197,8 @@ class Finding(models.Model):
     # [{"sop_instance_uid", "frame", "bbox": [col_min, row_min, col_max, row_max]}]
     instances = models.JSONField(default=list)
     segment_number = models.PositiveIntegerField(null=True, blank=True)  # in the job's SEG
+    # Heatmap findings: the map itself (uint8 [slice, row, column] + slice UIDs, .npz) in storage.
+    overlay_file = models.CharField(max_length=300, blank=True)
     urgent = models.BooleanField(_("urgent"), default=False)
     status = models.CharField(
         max_length=12, choices=FindingStatus.choices, default=FindingStatus.PENDING_REVIEW

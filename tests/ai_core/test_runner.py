@@ -122,3 +122,26 @@ def test_a_2d_bundle_runs_slice_by_slice_in_batches_and_lands_on_the_same_pixels
     (finding,) = result.findings
     assert np.linalg.norm(np.asarray(finding.centroid_lps) - centre) < 0.6
     assert finding.score > 0.99
+
+
+def test_the_saliency_map_is_on_the_series_grid_and_peaks_at_the_lesion(tmp_path):
+    from imaging.ai.saliency import gradient_saliency
+
+    datasets, mask, _ = _phantom(dict(row_cosine=(1, 0, 0), column_cosine=(0, 1, 0)))
+    volume = volume_from_datasets(datasets)
+    bundle = bundle_load(bundle_inspect(threshold_bundle(tmp_path / "b")))
+    result = run(bundle, volume)
+
+    heat = gradient_saliency(bundle, volume, label=1, region=result.labelmap == 1)
+
+    assert heat.shape == volume.shape and heat.dtype == np.float32
+    assert 0.0 <= heat.min() and heat.max() <= 1.0
+    # The model's output depends only on the lesion's voxels: the heat is there, not elsewhere.
+    near = ndimage_dilate(mask, 2)
+    assert heat[near].mean() > 20 * heat[~near].mean()
+
+
+def ndimage_dilate(mask, iterations):
+    from scipy import ndimage
+
+    return ndimage.binary_dilation(mask, iterations=iterations)

@@ -161,3 +161,42 @@ def test_a_model_that_raises_fails_with_code_and_log_and_leaves_no_findings(
     assert "Traceback" in job.log
     assert not Finding.objects.filter(job=job).exists()
     assert not Series.objects.filter(study=job.study, modality__in=["SEG", "SR"]).exists()
+
+
+def test_a_bundle_asking_for_saliency_gets_a_heatmap_overlay_on_its_frames(
+    tmp_path, worker_storage, client_as, owner, outsider, patient
+):
+    from PIL import Image
+
+    version = model_version_import(
+        source=threshold_bundle(
+            tmp_path / "explained-finder", metadata_extra={"x_aimass": {"saliency": "gradient"}}
+        ),
+        actor=Actor.system(None),
+        activate=True,
+    )
+    datasets, mask = sphere_study(patient.mrn)
+    store(datasets)
+    study_uid = datasets[0].StudyInstanceUID
+    InferenceJob.objects.filter(study__study_uid=study_uid).delete()
+
+    call_command("run_inference", "--study", study_uid, "--model", version.model.name)
+    (job,) = wait_for_jobs(study_uid, 1)
+
+    assert job.status == JobStatus.SUCCEEDED, job.log
+    heatmap = Finding.objects.get(job=job, kind="heatmap")
+    assert heatmap.overlay_file and heatmap.label == "lesion"
+    centre_slice = int(np.flatnonzero(mask.any(axis=(1, 2))).mean())
+    by_position = {
+        int(round((ds.ImagePositionPatient[2] - ORIGIN[2]) / SPACING[0])): ds for ds in datasets
+    }
+    sop_uid = by_position[centre_slice].SOPInstanceUID
+    url = f"/findings/{heatmap.pk}/overlay/{sop_uid}.png"
+
+    response = client_as(owner).get(url)
+
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    frame = np.asarray(Image.open(io.BytesIO(response.content)))
+    assert frame.shape == (40, 36)
+    assert frame[mask[centre_slice]].mean() > 4 * max(frame[~mask[centre_slice]].mean(), 1)
+    assert client_as(outsider).get(url).status_code == 404
