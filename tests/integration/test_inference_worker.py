@@ -18,6 +18,7 @@ from imaging.registry import model_version_import
 from imaging.services import IngestSession
 from tests.ai_core.builders import ct_series, sphere_hu, threshold_bundle
 from tests.factories import PatientFactory
+from tests.imaging.test_dicomweb import dicomweb  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -200,3 +201,29 @@ def test_a_bundle_asking_for_saliency_gets_a_heatmap_overlay_on_its_frames(
     assert frame.shape == (40, 36)
     assert frame[mask[centre_slice]].mean() > 4 * max(frame[~mask[centre_slice]].mean(), 1)
     assert client_as(outsider).get(url).status_code == 404
+
+
+def test_the_seg_and_sr_are_retrievable_with_dicomweb_client(
+    lesion_model, dicomweb, owner, patient
+):
+    import highdicom as hd
+
+    datasets, mask = sphere_study(patient.mrn)
+    store(datasets)
+    study_uid = datasets[0].StudyInstanceUID
+    InferenceJob.objects.filter(study__study_uid=study_uid).delete()
+    call_command("run_inference", "--study", study_uid, "--model", lesion_model.model.name)
+    (job,) = wait_for_jobs(study_uid, 1)
+    assert job.status == JobStatus.SUCCEEDED, job.log
+    client = dicomweb(owner)
+
+    found = client.search_for_series(study_uid, search_filters={"Modality": "SEG"})
+    assert [s["0020000E"]["Value"][0] for s in found] == [job.seg_series_uid]
+    (seg,) = client.retrieve_series(study_uid, job.seg_series_uid)
+    seg = hd.seg.Segmentation.from_dataset(seg)
+    finding = Finding.objects.get(job=job, kind="segmentation")
+    volume = seg.get_volume(segment_numbers=[finding.segment_number], combine_segments=True)
+    assert int(volume.array.sum()) == int(mask.sum())
+    (sr,) = client.retrieve_series(study_uid, job.sr_series_uid)
+    assert sr.Modality == "SR" and "AI" in sr.SeriesDescription
+    assert sr.VerificationFlag == "UNVERIFIED"
