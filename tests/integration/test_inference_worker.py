@@ -18,7 +18,7 @@ from imaging.registry import model_version_import
 from imaging.services import IngestSession
 from tests.ai_core.builders import ct_series, sphere_hu, threshold_bundle
 from tests.factories import PatientFactory
-from tests.imaging.test_dicomweb import dicomweb  # noqa: F401 (fixture)
+from tests.imaging.test_dicomweb import dicomweb  # noqa: F401, F811 (fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -204,7 +204,7 @@ def test_a_bundle_asking_for_saliency_gets_a_heatmap_overlay_on_its_frames(
 
 
 def test_the_seg_and_sr_are_retrievable_with_dicomweb_client(
-    lesion_model, dicomweb, owner, patient
+    lesion_model, dicomweb, owner, patient  # noqa: F811 (the imported fixture)
 ):
     import highdicom as hd
 
