@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/v1/ai/", include("imaging.api_urls")),
     path("api/v1/", include("clinic.api_urls")),
     path("api/v1/errors/", api.ErrorCatalogueView.as_view(), name="api-errors"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -15,10 +15,12 @@ import zipfile
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
 from clinic.audit import Actor, audit_record
 from clinic.models import AuditAction
@@ -107,6 +109,23 @@ def model_version_import(
             f"{info.name} {info.version} is already registered; raise the version.",
         ) from exc
     return version
+
+
+def model_version_import_upload(
+    *, upload, actor: Actor, activate: bool, name: str | None
+) -> ModelVersion:
+    """Import an uploaded bundle zip (the API's and the admin's uploads): raises BundleError."""
+    with tempfile.TemporaryDirectory(prefix="bundle-upload-") as workdir:
+        # The file's name matters: a zip of a bundle's contents is named after the zip.
+        try:
+            filename = get_valid_filename(Path(upload.name or "").name)
+        except SuspiciousFileOperation:
+            filename = "bundle.zip"
+        source = Path(workdir) / filename
+        with source.open("wb") as target:
+            for chunk in upload.chunks():
+                target.write(chunk)
+        return model_version_import(source=source, actor=actor, activate=activate, name=name)
 
 
 @transaction.atomic

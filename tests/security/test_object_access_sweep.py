@@ -15,7 +15,7 @@ from appointments import rosters, services
 from appointments.models import Notification, RosterPeriod, ShiftType
 from clinic.audit import Actor
 from clinic.models import PatientImport
-from imaging.models import Instance
+from imaging.models import AIModel, Finding, InferenceJob, Instance, ModelVersion
 from imaging.services import IngestSession
 
 from ..appointments.conftest import make_account, make_session, own_record
@@ -31,6 +31,13 @@ PUBLIC = {
     "booking:doctor": "one doctor's free slots",
     "booking:slot": "a free slot's time and doctor; booking takes the patient from the session",
     "booking:waitlist": "a session's date; joining takes the patient from the session",
+    "api-ai-model": "a registered AI model and its versions (staff only), no patient data",
+    "api-ai-model-bundle": "a model version's bundle zip (staff only), no patient data",
+    "api-ai-model-activate": "activating a model version (administrators only), no patient data",
+    "api-ai-model-rollback": "rolling a model back (administrators only), no patient data",
+    "imaging:model_card": "a registered AI model's card (staff only), no patient data",
+    "imaging:model_version_activate": "activating a model version (administrators only)",
+    "imaging:model_rollback": "rolling a model back (administrators only)",
 }
 
 
@@ -78,7 +85,33 @@ def world(owner, patient, cardiology, admin_user, scheduler, receptionist):
         created_by=admin_user, filename="p.csv", content=f"name\n{patient.name}\n"
     )
     encounter = patient.encounters.get()
+    ai_version = ModelVersion.objects.create(
+        model=AIModel.objects.create(name="lesion-finder", title="Lesion finder"),
+        version="1.0.0",
+        bundle_file="lesion-finder/1.0.0.zip",
+        size=0,
+        sha256="0" * 64,
+        kind="segmentation",
+        is_active=True,
+    )
+    ai_job = InferenceJob.objects.create(
+        model_version=ai_version,
+        study=instance.series.study,
+        series=instance.series,
+        log=f"read the series of {patient.mrn}",
+    )
+    heatmap = Finding.objects.create(
+        job=ai_job,
+        model_version=ai_version,
+        study=instance.series.study,
+        series=instance.series,
+        label="nodule",
+        kind="heatmap",
+        overlay_file="heatmaps/x.npz",
+    )
     return {
+        "ai_job": ai_job,
+        "heatmap": heatmap,
         "patient": patient,
         "appointment": appointment,
         "instance": instance,
@@ -165,6 +198,16 @@ ROUTES = {
     "rosters:export_csv": (lambda w: {"pk": w["period"].pk}, ["get"]),
     "rosters:export_ics": (lambda w: {"pk": w["period"].pk}, ["get"]),
     "imaging:study_detail": (lambda w: {"pk": w["study"].pk}, ["get"]),
+    "imaging:study_inference_run": (lambda w: {"pk": w["study"].pk}, ["post"]),
+    "imaging:study_inference_status": (lambda w: {"pk": w["study"].pk}, ["get"]),
+    "imaging:finding_overlay": (
+        lambda w: {"pk": w["heatmap"].pk, "sop_uid": w["instance"].sop_uid},
+        ["get"],
+    ),
+    "api-ai-study-inference": (lambda w: {"study_uid": w["study"].study_uid}, ["post"]),
+    "api-ai-job": (lambda w: {"pk": w["ai_job"].pk}, ["get"]),
+    "api-ai-job-log": (lambda w: {"pk": w["ai_job"].pk}, ["get"]),
+    "api-ai-job-cancel": (lambda w: {"pk": w["ai_job"].pk}, ["post"]),
     "clinic:patient_import_detail": (lambda w: {"pk": w["job"].pk}, ["get"]),
     "clinic:patient_chart": (lambda w: {"pk": w["patient"].pk}, ["get"]),
     "clinic:patient_edit": (lambda w: {"pk": w["patient"].pk}, ["get", "post"]),
