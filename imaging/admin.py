@@ -12,7 +12,6 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import redirect
-from django.template import engines
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -251,32 +250,6 @@ class StudyStableEventAdmin(ReadOnlyAdmin):
 
 # --- The model service ------------------------------------------------------------------------
 
-# Templates of the two model-service pages, kept here (they only add to the admin's own).
-CHANGELIST_WITH_IMPORT = """{% extends "admin/change_list.html" %}{% load i18n %}
-{% block object-tools-items %}{% if has_import_permission %}<li>
-<a href="{% url 'admin:imaging_aimodel_import' %}" class="addlink">
-{% translate "Import bundle" %}</a>
-</li>{% endif %}{{ block.super }}{% endblock %}"""
-
-BUNDLE_IMPORT_PAGE = """{% extends "admin/base_site.html" %}{% load i18n admin_urls %}
-{% block breadcrumbs %}<div class="breadcrumbs">
-<a href="{% url 'admin:index' %}">{% translate "Home" %}</a>
-&rsaquo; <a href="{% url 'admin:app_list' app_label=opts.app_label %}">
-{{ opts.app_config.verbose_name }}</a>
-&rsaquo; <a href="{% url opts|admin_urlname:'changelist' %}">
-{{ opts.verbose_name_plural|capfirst }}</a>
-&rsaquo; {{ title }}</div>{% endblock %}
-{% block content %}<div id="content-main">
-<form method="post" enctype="multipart/form-data" novalidate>{% csrf_token %}
-{{ form.non_field_errors }}
-<fieldset class="module aligned">{% for field in form %}
-<div class="form-row{% if field.errors %} errors{% endif %} field-{{ field.name }}">
-{{ field.errors }}<div class="flex-container">{{ field.label_tag }} {{ field }}</div>
-{% if field.help_text %}<div class="help">{{ field.help_text }}</div>{% endif %}
-</div>{% endfor %}</fieldset>
-<div class="submit-row"><input type="submit" class="default" value="{% translate "Import" %}"></div>
-</form></div>{% endblock %}"""
-
 
 def _bundle_error_text(exc: BundleError) -> str:
     return _("%(message)s (code: %(code)s)") % {"message": exc.message, "code": exc.code}
@@ -342,9 +315,7 @@ class AIModelAdmin(admin.ModelAdmin):
     inlines = [RoutingRuleInline, ModelVersionInline]
     actions = ["roll_back"]
 
-    @property
-    def change_list_template(self):
-        return engines["django"].from_string(CHANGELIST_WITH_IMPORT)
+    change_list_template = "admin/imaging/aimodel/change_list.html"
 
     def get_queryset(self, request):
         return (
@@ -421,7 +392,7 @@ class AIModelAdmin(admin.ModelAdmin):
             "title": _("Import a model bundle"),
             "form": form,
         }
-        return TemplateResponse(request, engines["django"].from_string(BUNDLE_IMPORT_PAGE), context)
+        return TemplateResponse(request, "admin/imaging/aimodel/import_bundle.html", context)
 
     @admin.action(
         description=_("Roll back to the previously active version"), permissions=["roll_back"]

@@ -19,7 +19,9 @@ IMPORT_URL = "admin:imaging_aimodel_import"
 
 @pytest.fixture
 def admin_client(client_as, admin_user):
-    return client_as(admin_user)
+    client = client_as(admin_user)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # the messages below are the English ones
+    return client
 
 
 def change_form_data(response) -> dict:
