@@ -246,7 +246,7 @@ def _forward(bundle: LoadedBundle, batch: torch.Tensor) -> torch.Tensor:
         try:
             with torch.inference_mode():
                 return inferer(batch.to(bundle.device), bundle.network)
-        except torch.OutOfMemoryError as exc:
+        except (torch.OutOfMemoryError, MemoryError) as exc:
             if bundle.device.type == "cuda":
                 torch.cuda.empty_cache()
             size = getattr(inferer, "sw_batch_size", 1)

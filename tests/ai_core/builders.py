@@ -210,3 +210,18 @@ def threshold_bundle(
     else:
         torch.save(threshold_network(dims).state_dict(), root / "models" / "model.pt")
     return root
+
+
+class MemoryHungry(torch.nn.Module):
+    """The threshold network on a device that runs out of memory when given more than
+    ``fits`` windows at once (``fits=0``: never fits)."""
+
+    def __init__(self, fits: int = 1):
+        super().__init__()
+        self.fits = fits
+        self.conv = threshold_network(3)
+
+    def forward(self, x):
+        if x.shape[0] > self.fits:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.conv(x)

@@ -145,3 +145,42 @@ def ndimage_dilate(mask, iterations):
     from scipy import ndimage
 
     return ndimage.binary_dilation(mask, iterations=iterations)
+
+
+def _hungry_bundle(root, fits):
+    import json
+
+    threshold_bundle(root, torchscript=False)
+    config = json.loads((root / "configs" / "inference.json").read_text())
+    config["network_def"] = {"_target_": "tests.ai_core.builders.MemoryHungry", "fits": fits}
+    config["inferer"]["sw_batch_size"] = 8
+    (root / "configs" / "inference.json").write_text(json.dumps(config))
+    import torch
+
+    from .builders import MemoryHungry
+
+    torch.save(MemoryHungry(fits).state_dict(), root / "models" / "model.pt")
+    return root
+
+
+def test_running_out_of_memory_retries_with_smaller_batches(tmp_path):
+    datasets, mask, _ = _phantom(dict(row_cosine=(1, 0, 0), column_cosine=(0, 1, 0)))
+    volume = volume_from_datasets(datasets)
+    bundle = bundle_load(bundle_inspect(_hungry_bundle(tmp_path / "b", fits=2)))
+
+    result = run(bundle, volume)
+
+    assert bundle.inferer.sw_batch_size == 2
+    assert np.array_equal(result.labelmap == 1, mask)
+
+
+def test_a_model_that_never_fits_fails_clearly(tmp_path):
+    from imaging.ai.runner import RunnerError
+
+    datasets, _, _ = _phantom(dict(row_cosine=(1, 0, 0), column_cosine=(0, 1, 0)))
+    volume = volume_from_datasets(datasets)
+    bundle = bundle_load(bundle_inspect(_hungry_bundle(tmp_path / "b", fits=0)))
+
+    with pytest.raises(RunnerError) as error:
+        run(bundle, volume)
+    assert error.value.code == "out_of_memory"
