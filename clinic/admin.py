@@ -1,7 +1,14 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from . import mfa
+from .audit import Actor
 from .models import (
     AuditEvent,
     BreakGlassAccess,
@@ -22,9 +29,39 @@ class UserAdmin(DjangoUserAdmin):
         *DjangoUserAdmin.add_fieldsets,
         (_("Hospital"), {"fields": ("full_name", "role", "department")}),
     )
-    list_display = ("username", "full_name", "role", "department", "is_active")
+    list_display = ("username", "full_name", "role", "department", "is_active", "two_step")
     list_filter = ("role", "department", "is_active")
     search_fields = ("username", "full_name", "email")
+    actions = ["two_step_reset"]
+
+    def get_queryset(self, request):
+        authenticators = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return super().get_queryset(request).annotate(has_two_step=Exists(authenticators))
+
+    @admin.display(boolean=True, description=_("Two-step sign-in"), ordering="has_two_step")
+    def two_step(self, obj) -> bool:
+        return obj.has_two_step
+
+    @admin.action(description=_("Reset two-step sign-in (lost phone)"))
+    def two_step_reset(self, request, queryset):
+        """The audited way to take away a user's authenticator and recovery codes: they set up a
+        new one at their next sign-in (clinic.mfa.mfa_reset)."""
+        actor = Actor.from_request(request)
+        users = list(queryset)
+        for user in users:
+            mfa.mfa_reset(actor=actor, user=user)
+        self.message_user(
+            request,
+            ngettext(
+                "Two-step sign-in was reset for %(count)d user; they set it up again at their "
+                "next sign-in.",
+                "Two-step sign-in was reset for %(count)d users; they set it up again at their "
+                "next sign-in.",
+                len(users),
+            )
+            % {"count": len(users)},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Department)
@@ -94,3 +131,12 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# django-otp's own admin pages would let an administrator add, edit or delete authenticators
+# and recovery codes without an audit row; the reset action above is the one way in.
+for _model in (TOTPDevice, StaticDevice):
+    try:
+        admin.site.unregister(_model)
+    except NotRegistered:
+        pass

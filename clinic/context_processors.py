@@ -1,6 +1,7 @@
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from .mfa import mfa_role
 from .models import Role
 
 # (label, url name, roles that see it)
@@ -34,11 +35,16 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
+    if getattr(request, "mfa_pending", False):
+        return {"nav_items": []}  # every link would lead back to the code step
     items = [
         {"label": label, "url": reverse(name), "active": request.path == reverse(name)}
         for label, name, roles in _NAV
         if roles is None or user.role in roles
     ]
+    if mfa_role(user):
+        url = reverse("mfa:manage")
+        items.append({"label": _("Two-step sign-in"), "url": url, "active": request.path == url})
     if user.is_staff:
         items.append({"label": _("Administration"), "url": reverse("admin:index"), "active": False})
     from appointments.models import Notification

@@ -23,6 +23,11 @@ CATALOGUE: dict[str, ErrorCode] = {
         ErrorCode("not_authenticated", 401, _("No credentials were given.")),
         ErrorCode("authentication_failed", 401, _("The credentials were wrong.")),
         ErrorCode("permission_denied", 403, _("Your role does not allow this action.")),
+        ErrorCode(
+            "mfa_required",
+            403,
+            _("Finish two-step sign-in in the browser first: enter the code from your app."),
+        ),
         ErrorCode("not_found", 404, _("No such object, or you may not see it.")),
         ErrorCode("method_not_allowed", 405, _("This URL does not accept that HTTP method.")),
         ErrorCode("not_acceptable", 406, _("The requested media type cannot be produced.")),

@@ -72,6 +72,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "axes",
+    # Two-step sign-in for staff (clinic.mfa): TOTP authenticators and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -89,8 +93,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Sets request.user.otp_device / is_verified() from the session.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "clinic.middleware.SessionInactivityMiddleware",
+    # After the idle logout: staff whose session has not passed the code step reach only it.
+    "clinic.middleware.TwoStepSignInMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers a locked-out login.
     "axes.middleware.AxesMiddleware",
@@ -162,6 +170,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Two-step sign-in (clinic.mfa) -----------------------------------------------------------
+# Staff in MFA_ROLES, and every account that can open the Django admin (is_staff), enter a
+# code from an authenticator app (TOTP) or a recovery code after their password; without a
+# confirmed authenticator they are sent to set one up first. With MFA_REQUIRED off, only those
+# who set one up themselves are asked. Patients sign in with a code sent to their phone
+# (appointments) and are never asked; the API's token and Basic authentication are
+# password-only (README, "Two-step sign-in").
+MFA_REQUIRED = env.bool("MFA_REQUIRED", default=True)
+MFA_ROLES = tuple(env.list("MFA_ROLES", default=["admin", "doctor", "nurse", "scheduler"]))
+# clinic.models.Role values that can hold an authenticator (patients cannot).
+_MFA_ROLE_CHOICES = {"admin", "doctor", "nurse", "scheduler", "receptionist"}
+if not set(MFA_ROLES) <= _MFA_ROLE_CHOICES:
+    raise ImproperlyConfigured(
+        f"MFA_ROLES={','.join(MFA_ROLES)!r}: each must be one of "
+        f"{', '.join(sorted(_MFA_ROLE_CHOICES))} (patients sign in with phone codes)"
+    )
+# The name authenticator apps show next to the account.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="AI Mass")
+# After n wrong codes in a row, the next try waits MFA_THROTTLE_FACTOR * 2**(n-1) seconds
+# (django-otp's throttling): 10 wrong codes cost over 8 minutes, 15 over 4 hours.
+OTP_TOTP_THROTTLE_FACTOR = env.int("MFA_THROTTLE_FACTOR", default=1)
+OTP_STATIC_THROTTLE_FACTOR = OTP_TOTP_THROTTLE_FACTOR
+if OTP_TOTP_THROTTLE_FACTOR < 1:
+    raise ImproperlyConfigured("MFA_THROTTLE_FACTOR must be at least 1 (seconds)")
+# django-otp's admin pages would show authenticator secrets; resets go through the audited
+# action on the user list instead (clinic.admin).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Sessions ---------------------------------------------------------------------------------
 # Inactivity timeout (seconds) enforced by clinic.middleware; the cookie's own age is the
@@ -359,6 +395,8 @@ INFERENCE_DEVICE = env.str("INFERENCE_DEVICE", default="")
 INFERENCE_SLICE_BATCH = env.int("INFERENCE_SLICE_BATCH", default=16)
 # Hard limit of one inference job, in seconds (the soft limit, 30 s earlier, fails it cleanly).
 INFERENCE_TIME_LIMIT_SECONDS = env.int("INFERENCE_TIME_LIMIT_SECONDS", default=20 * 60)
+# Synthetic chest CT studies seed_demo stores and runs the demo model on (0: none, no model).
+DEMO_CHEST_CT_STUDIES = env.int("DEMO_CHEST_CT_STUDIES", default=3)
 # Run routed models by themselves when a study becomes stable.
 INFERENCE_ON_STABLE = env.bool("INFERENCE_ON_STABLE", default=True)
 

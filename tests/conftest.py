@@ -130,12 +130,53 @@ def basic_auth(user) -> dict:
     return {"HTTP_AUTHORIZATION": f"Basic {token}"}
 
 
+def authenticator_code(device) -> str:
+    """The code ``device``'s authenticator app shows now; the next one when this one was
+    already used (a TOTP code is accepted once; the server allows one step either side)."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    device.refresh_from_db()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    if totp.t() <= device.last_t:
+        totp.time += device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+def two_step_passed(client, user):
+    """Leave ``client``'s session as a right code at the two-step sign-in leaves it: with the id
+    of a confirmed authenticator of ``user`` under django-otp's session key (what
+    ``django_otp.login`` stores; ``clinic.mfa.mfa_session_verified`` also rotates the session
+    key, which a test client does not need). The authenticator is created here when the user has
+    none. Users who have no second step (clinic.mfa.mfa_role) are left as they are.
+    tests/test_mfa.py walks the real code step, throttling and recovery codes included."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from clinic.mfa import mfa_role
+
+    if not mfa_role(user):
+        return client
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
 @pytest.fixture
 def client_as(client):
+    """Log ``user`` in as a person would: the password through Django's authentication (axes,
+    audit), then, for staff whose role needs it, the two-step sign-in (``two_step_passed``)."""
+
     def login(user):
         client.logout()
         assert client.login(request=HttpRequest(), username=user.username, password=PASSWORD)
-        return client
+        return two_step_passed(client, user)
 
     return login
 

@@ -60,6 +60,8 @@ def row_counts() -> dict[str, int]:
 def output(settings):
     # The real hasher costs a fraction of a second per check; these tests check many logins.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Synthetic CT and the demo model have a test of their own (tests/imaging/test_demo.py).
+    settings.DEMO_CHEST_CT_STUDIES = 0
     return seed()
 
 

@@ -7,6 +7,12 @@ import os
 import shutil
 
 import pytest
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from clinic.mfa import mfa_role
+
+from ..conftest import authenticator_code
+from ..factories import PASSWORD
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # around it are still plain synchronous code.
@@ -47,3 +53,26 @@ def page(browser, live_server):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def log_in(page, user, *, password: str = PASSWORD, start: str = "/accounts/login/"):
+    """Log ``user`` in through the pages, as a person does: user name and password, then, for
+    staff whose role needs two-step sign-in, the code their authenticator app shows now. The
+    authenticator (a confirmed django-otp TOTP device) is created here when the user has none;
+    tests/e2e/test_csp.py sets one up through the QR-code page itself."""
+    device = None
+    if mfa_role(user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    page.goto(start)
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    if device is not None:
+        page.wait_for_selector("[data-testid=mfa-verify]")
+        page.fill("#id_code", authenticator_code(device))
+        with page.expect_navigation():
+            page.click("[data-testid=mfa-submit]")
+    page.wait_for_selector("[data-testid=logout]")

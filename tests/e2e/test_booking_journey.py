@@ -17,6 +17,7 @@ from clinic.models import Role
 
 from ..appointments.conftest import make_account, make_session, own_record
 from ..factories import make_id_number
+from .conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 390, "height": 844}
@@ -93,10 +94,7 @@ def test_a_new_patient_goes_from_the_qr_code_to_a_rated_visit(
     # The doctor confirms in their inbox; the patient's page follows by itself.
     doctor = browser.new_context(base_url=live_server.url, locale=locale)
     inbox = doctor.new_page()
-    inbox.goto("/accounts/login/")
-    inbox.fill("#id_username", owner.username)
-    inbox.fill("#id_password", "correct-horse-9")
-    inbox.click("button[type=submit]")
+    log_in(inbox, owner)
     inbox.goto("/appointments/inbox/")
     inbox.locator("[data-testid=request]", has_text="孙悦").locator("a").click()
     inbox.click("[data-testid=confirm]")

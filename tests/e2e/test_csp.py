@@ -6,9 +6,12 @@ refused."""
 # Fixtures come in by import; the tests' arguments of the same names use them.
 # ruff: noqa: F811
 
+from base64 import b32decode
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django_otp.oath import totp
 
 from appointments import rosters, services
 from appointments.models import BookingPolicy
@@ -23,8 +26,10 @@ from ..appointments.conftest import (  # noqa: F401
     sms_outbox,
     token,
 )
+from ..conftest import two_step_passed
 from ..factories import PASSWORD
 from ..rosters_app.conftest import contract, next_monday, shifts, team  # noqa: F401
+from .conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -56,9 +61,11 @@ class Browser:
             self.console.append(message.text)
 
     def log_in_as(self, user):
-        """Share a Django test client's session instead of typing a password or a code."""
+        """Share a Django test client's session instead of typing a password or a code (for
+        staff, one that has passed two-step sign-in: tests/conftest.py, two_step_passed)."""
         client = Client()
         client.force_login(user)
+        two_step_passed(client, user)
         cookie = client.cookies["sessionid"]
         self.context.add_cookies(
             [{"name": "sessionid", "value": cookie.value, "url": self.live_server.url}]
@@ -101,10 +108,7 @@ def test_the_staff_pages_run_under_the_policy(chromium, owner, patient, clinic_s
     b = chromium(viewport={"width": 1280, "height": 900})
     page = b.page
     b.visit("/accounts/login/")
-    page.fill("#id_username", owner.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-testid=logout]")
+    log_in(page, owner)  # the password, then the code step
     b.assert_clean("home")
 
     b.visit(reverse("clinic:patient_chart", args=[patient.pk]))
@@ -203,3 +207,35 @@ def test_the_roster_page_runs_under_the_policy(chromium, scheduler, cardiology, 
         f"() => document.querySelector('[data-testid=objective]').textContent !== '{before}'"
     )
     b.assert_clean("roster after an edit")
+
+
+def test_setting_up_two_step_sign_in_runs_under_the_policy(chromium, owner):
+    """A doctor's first sign-in: the set-up page with its QR code and typed key, the code from
+    an authenticator app that read that key, the recovery codes with their print button."""
+    b = chromium(viewport={"width": 1280, "height": 900})
+    page = b.page
+    b.visit("/accounts/login/")
+    page.fill("#id_username", owner.username)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=mfa-enrol]")
+    b.assert_clean("set-up page")
+    assert page.locator("[data-testid=mfa-qr] svg").count() == 1
+
+    # The authenticator app is given the key as typed from the page.
+    key = b32decode(page.inner_text("[data-testid=mfa-secret]").replace(" ", ""))
+    page.fill("#id_code", f"{totp(key):06d}")
+    with page.expect_navigation():
+        page.click("[data-testid=mfa-confirm]")
+    page.wait_for_selector("[data-testid=mfa-recovery-codes]")
+    b.assert_clean("recovery codes")
+    assert page.locator("[data-testid=recovery-code]").count() == 10
+    page.click("button[data-print]")
+    assert page.evaluate("window.__printed") is True
+
+    with page.expect_navigation():
+        page.click("[data-testid=mfa-continue]")
+    b.visit(reverse("clinic:patient_search"))
+    b.visit(reverse("mfa:manage"))
+    assert page.inner_text("[data-testid=recovery-codes-left]") == "10"

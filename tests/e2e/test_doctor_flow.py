@@ -5,16 +5,9 @@ import pytest
 
 from clinic.models import Encounter
 
-from ..factories import PASSWORD
+from .conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, username):
-    page.goto("/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
 
 
 def add_encounter(page, complaint, diagnosis):
@@ -25,7 +18,7 @@ def add_encounter(page, complaint, diagnosis):
 
 
 def test_a_doctor_searches_opens_a_chart_and_adds_an_encounter_in_chinese(page, owner, patient):
-    log_in(page, "alice")
+    log_in(page, owner, start="/")
     assert page.locator("html").get_attribute("lang") == "zh-hans"
     page.fill("#q", "张伟")
     page.press("#q", "Enter")
@@ -41,7 +34,7 @@ def test_a_doctor_searches_opens_a_chart_and_adds_an_encounter_in_chinese(page, 
 
 
 def test_the_same_flow_works_after_switching_to_english(page, owner, patient):
-    log_in(page, "alice")
+    log_in(page, owner, start="/")
     with page.expect_navigation():
         page.select_option("#language", "en")
     assert page.locator("html").get_attribute("lang") == "en"
@@ -55,7 +48,7 @@ def test_the_same_flow_works_after_switching_to_english(page, owner, patient):
 
 
 def test_an_outsider_sees_no_chart_in_the_browser(page, outsider, patient):
-    log_in(page, "charlie")
+    log_in(page, outsider, start="/")
     response = page.goto(f"/patients/{patient.pk}/")
     assert response.status == 404
     assert patient.name not in page.content()

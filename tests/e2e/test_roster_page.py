@@ -6,9 +6,9 @@ import pytest
 from appointments import rosters
 from appointments.models import RosterAssignment, RosterPeriod
 
-from ..factories import PASSWORD
 from ..rosters_app.conftest import contract, next_monday, quick_solver, shifts, team  # noqa: F401
 from ..rosters_app.test_rosters import actor
+from .conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -23,10 +23,7 @@ def test_a_click_edit_is_checked_and_the_optimiser_streams_its_progress(
     period = rosters.roster_create(
         actor=actor(scheduler), department=cardiology, start=next_monday(), days=7
     )
-    page.goto("/accounts/login/")
-    page.fill("#id_username", scheduler.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, scheduler)
     page.goto(f"/rosters/{period.pk}/")
 
     # An empty roster misses all cover: a big penalty. Put Alice on the first night.

@@ -19,6 +19,7 @@ from clinic.models import AuditAction, AuditEvent, Role
 from imaging.models import Instance, Study
 from imaging.services import IngestSession
 
+from ..conftest import two_step_passed
 from ..factories import PASSWORD, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -465,6 +466,7 @@ def test_the_upload_endpoint_takes_only_post(client_as, owner):
 def test_the_upload_endpoint_needs_the_csrf_token(owner):
     client = Client(enforce_csrf_checks=True)
     assert client.login(request=HttpRequest(), username=owner.username, password=PASSWORD)
+    two_step_passed(client, owner)
     response = client.post(UPLOAD, {"file": SimpleUploadedFile("a.dcm", b"x")})
     assert response.status_code == 403
     page = client.get(reverse("imaging:study_upload"))

@@ -19,7 +19,7 @@ from imaging.models import AIModel, Finding, InferenceJob, Instance, ModelVersio
 from imaging.services import IngestSession
 
 from ..appointments.conftest import make_account, make_session, own_record
-from ..conftest import basic_auth
+from ..conftest import basic_auth, two_step_passed
 from ..imaging.test_pages import ct_bytes
 
 pytestmark = pytest.mark.django_db
@@ -279,6 +279,7 @@ def _refusals(client, world, name, user, who) -> list[str]:
 def test_an_outsider_is_refused_every_object(client, world, outsider, who):
     user = outsider if who == "doctor" else world["stranger"]
     client.force_login(user)
+    two_step_passed(client, user)
     problems = [p for name in sorted(ROUTES) for p in _refusals(client, world, name, user, who)]
     assert problems == []
 
@@ -286,6 +287,7 @@ def test_an_outsider_is_refused_every_object(client, world, outsider, who):
 def test_the_sweep_would_notice_a_leak(client, world, owner):
     """The sweep's own check: the doctor in charge does see the data on the same routes."""
     client.force_login(owner)
+    two_step_passed(client, owner)
     response = client.get(reverse("clinic:patient_chart", kwargs={"pk": world["patient"].pk}))
     assert response.status_code == 200 and _leaks(response, world["patient"])
     response = client.get(reverse("appointments:decide", kwargs={"pk": world["appointment"].pk}))

@@ -60,6 +60,11 @@ class Command(BaseCommand):
         rows += [(x.role, x.username, x.password, x.name, x.department) for x in logins]
         for line in _table(rows):
             self.stdout.write(line)
+        if settings.MFA_REQUIRED and settings.MFA_ROLES:
+            self.stdout.write(
+                f"  Roles {', '.join(settings.MFA_ROLES)}: two-step sign-in; at the first login, "
+                "scan the QR code shown with an authenticator app (README, Two-step sign-in)."
+            )
         from appointments.demo import demo_booking_url
 
         url = demo_booking_url()
