@@ -21,6 +21,7 @@ SEED_STEPS: tuple[str, ...] = (
     "clinic.demo.seed_patients",
     "appointments.demo.seed_booking",
     "appointments.demo.seed_rosters",
+    "imaging.demo.seed_imaging",
 )
 
 
