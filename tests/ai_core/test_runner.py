@@ -184,3 +184,72 @@ def test_a_model_that_never_fits_fails_clearly(tmp_path):
     with pytest.raises(RunnerError) as error:
         run(bundle, volume)
     assert error.value.code == "out_of_memory"
+
+
+def _classifier_bundle(root):
+    """A classification bundle: global mean of the scaled image through a stock Linear layer,
+    two classes ("normal", "abnormal"), abnormal when the volume holds enough tissue."""
+    import json
+
+    import torch
+
+    threshold_bundle(root, torchscript=False)
+    metadata = json.loads((root / "configs" / "metadata.json").read_text())
+    metadata["network_data_format"]["outputs"]["pred"] = {
+        "type": "probabilities",
+        "format": "classes",
+        "num_channels": 2,
+        "channel_def": {"0": "normal", "1": "abnormal"},
+    }
+    (root / "configs" / "metadata.json").write_text(json.dumps(metadata))
+    config = json.loads((root / "configs" / "inference.json").read_text())
+    config["network_def"] = (
+        "$torch.nn.Sequential(torch.nn.AdaptiveAvgPool3d(1), torch.nn.Flatten(), "
+        "torch.nn.Linear(1, 2))"
+    )
+    config["inferer"] = {"_target_": "SimpleInferer"}
+    config["postprocessing"] = {"_target_": "Compose", "transforms": []}
+    (root / "configs" / "inference.json").write_text(json.dumps(config))
+    linear = torch.nn.Linear(1, 2)
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor([[-400.0], [400.0]]))
+        linear.bias.copy_(torch.tensor([4.0, -4.0]))  # abnormal above 1% tissue
+    state = {"2.weight": linear.weight.detach(), "2.bias": linear.bias.detach()}
+    torch.save(state, root / "models" / "model.pt")
+    return root
+
+
+def test_a_classification_bundle_gives_a_series_finding_with_its_probability(tmp_path):
+    datasets, _, _ = _phantom(dict(row_cosine=(1, 0, 0), column_cosine=(0, 1, 0)), radius=9.0)
+    volume = volume_from_datasets(datasets)
+    bundle = bundle_load(bundle_inspect(_classifier_bundle(tmp_path / "b")))
+    assert bundle.info.kind == "classification"
+
+    (finding,) = run(bundle, volume).findings
+
+    assert (finding.kind, finding.label) == ("classification", "abnormal")
+    assert finding.score > 0.9 and not finding.instances
+
+
+def test_detection_boxes_become_findings_on_every_slice_they_span(tmp_path):
+    from imaging.ai.runner import detection_findings
+
+    datasets, _, _ = _phantom(dict(row_cosine=(1, 0, 0), column_cosine=(0, 1, 0)))
+    volume = volume_from_datasets(datasets)
+    info = bundle_inspect(threshold_bundle(tmp_path / "b"))
+    info.labels = {0: "nodule"}
+    data = {
+        "box": [[10.2, 12.0, 4.0, 19.7, 20.0, 7.0], [1, 1, 1, 2, 2, 2]],
+        "label": [0, 0],
+        "label_scores": [0.9, 0.2],  # the second is under the 0.5 threshold
+    }
+
+    (finding,) = detection_findings(info, data, volume)
+
+    assert (finding.kind, finding.label) == ("detection", "nodule")
+    assert finding.score == pytest.approx(0.9)
+    assert finding.bbox_index == (4, 12, 10, 7, 20, 20)
+    assert [b.sop_instance_uid for b in finding.instances] == [
+        volume.slices[z].sop_instance_uid for z in range(4, 8)
+    ]
+    assert all(b.bbox == (10, 12, 20, 20) for b in finding.instances)
