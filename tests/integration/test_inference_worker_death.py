@@ -129,7 +129,8 @@ def test_a_job_whose_worker_dies_completes_exactly_once_on_another(tmp_path, set
         series=series,
         series_instances=series.number_of_instances,
     )
-    sender = Celery(broker=BROKER, backend=BROKER)
+    # Not the current app: the tests after this one send tasks to the shared worker's broker.
+    sender = Celery(broker=BROKER, backend=BROKER, set_as_current=False)
 
     first = _start_worker("doomed", media_root, tmp_path / "doomed.log")
     second = None
