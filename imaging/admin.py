@@ -64,7 +64,21 @@ class MatchedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class SeriesInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown for reference, linked to their own page; never added or edited inline."""
+
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class SeriesInline(ReadOnlyInline):
     model = Series
     fields = (
         "series_number",
@@ -75,15 +89,6 @@ class SeriesInline(admin.TabularInline):
         "series_uid",
     )
     readonly_fields = fields
-    extra = 0
-    show_change_link = True
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Study)
@@ -281,7 +286,7 @@ class RoutingRuleInline(admin.TabularInline):
     extra = 0
 
 
-class ModelVersionInline(admin.TabularInline):
+class ModelVersionInline(ReadOnlyInline):
     model = ModelVersion
     fields = (
         "version",
@@ -293,15 +298,6 @@ class ModelVersionInline(admin.TabularInline):
         "sha256",
     )
     readonly_fields = fields
-    extra = 0
-    show_change_link = True
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AIModel)
