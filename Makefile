@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test install messages static lint clean
+.PHONY: run test install messages static viewer lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,20 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	touch $@
 
 install: $(VENV)/.installed
+
+# The study viewer (Cornerstone3D, built with Vite into static/viewer/; build output is not
+# committed). Rebuilt when its sources or lock file change.
+VIEWER := imaging/viewer
+VIEWER_SOURCES := $(wildcard $(VIEWER)/src/*.js) $(VIEWER)/vite.config.js $(VIEWER)/package-lock.json
+
+$(VIEWER)/node_modules/.installed: $(VIEWER)/package-lock.json
+	cd $(VIEWER) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+static/viewer/viewer.js: $(VIEWER)/node_modules/.installed $(VIEWER_SOURCES)
+	cd $(VIEWER) && npx vite build --logLevel warn
+
+viewer: static/viewer/viewer.js
 
 # Compiled translations (.mo) are build output: made from locale/*/LC_MESSAGES/django.po.
 messages: install
@@ -26,16 +40,16 @@ messages: install
 static: install
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 
-run: install messages
+run: install messages viewer
 	$(BIN)/python manage.py migrate --noinput -v 1
 	$(BIN)/python manage.py seed_demo > var/seed_demo.log && echo "Demo data ready (var/seed_demo.log)."
 	PORT=$(PORT) scripts/run.sh
 
-test: install messages
+test: install messages viewer
 	$(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var static/viewer $(VIEWER)/node_modules

@@ -42,3 +42,17 @@ def study_get_for_user(*, user, study_uid: str) -> Study:
 
 def can_store(*, user) -> bool:
     return user.is_authenticated and user.is_active and user.role in STORE_ROLES
+
+
+# Opening a study in the viewer and reviewing it: doctors with a care relation to the patient
+# (reviewing), and administrators (reading, re-opening a signed study).
+VIEWER_ROLES = (Role.DOCTOR, Role.ADMIN)
+
+
+def study_get_for_reader(*, user, pk: int) -> Study:
+    if not (user.is_authenticated and user.is_active and user.role in VIEWER_ROLES):
+        raise Http404
+    study = studies_visible_to(user).select_related("patient").filter(pk=pk).first()
+    if study is None:
+        raise Http404
+    return study

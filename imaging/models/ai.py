@@ -175,15 +175,22 @@ class FindingStatus(models.TextChoices):
     ACCEPTED = "accepted", _("Accepted")
     REJECTED = "rejected", _("Rejected")
     EDITED = "edited", _("Edited")
+    ADDED = "added", _("Added by the reader")
 
 
 class Finding(models.Model):
     """One AI output in DICOM terms: where (SOP instance, frame, pixel box on each frame it
     touches) and how big; always tied to the model version that produced it."""
 
-    job = models.ForeignKey(InferenceJob, on_delete=models.CASCADE, related_name="findings")
+    # Null for a finding a reader added (the model missed it); see ``source``.
+    job = models.ForeignKey(
+        InferenceJob, on_delete=models.CASCADE, related_name="findings", null=True, blank=True
+    )
     model_version = models.ForeignKey(
-        ModelVersion, on_delete=models.PROTECT, related_name="findings"
+        ModelVersion, on_delete=models.PROTECT, related_name="findings", null=True, blank=True
+    )
+    source = models.CharField(
+        max_length=8, choices=[("ai", _("AI model")), ("reader", _("Reader"))], default="ai"
     )
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="findings")
     series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="findings", null=True)
@@ -204,6 +211,13 @@ class Finding(models.Model):
         max_length=12, choices=FindingStatus.choices, default=FindingStatus.PENDING_REVIEW
     )
     created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(  # the reader, for a finding added in review
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-urgent", "-diameter_mm", "id"]

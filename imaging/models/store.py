@@ -37,6 +37,17 @@ class Study(models.Model):
     revision = models.PositiveIntegerField(default=0)
     stable_revision = models.PositiveIntegerField(default=0)
     stability_check_due = models.DateTimeField(null=True, blank=True)
+    review_status = models.CharField(
+        _("review"),
+        max_length=12,
+        choices=[
+            ("unread", _("Not read")),
+            ("in_progress", _("Being read")),
+            ("signed", _("Signed")),
+        ],
+        default="unread",
+        db_index=True,
+    )
 
     class Meta:
         ordering = ["-study_date", "-study_time", "-id"]
