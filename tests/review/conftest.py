@@ -19,12 +19,18 @@ SHAPE = (12, 48, 40)  # slices, rows, columns
 SPACING = (2.0, 1.0, 1.0)
 
 
-def two_nodule_hu() -> np.ndarray:
-    """Air with a big sphere (radius 6 px) and a small one (radius 3 px) on different slices."""
+def nodules_hu(spheres) -> np.ndarray:
+    """Air with soft-tissue spheres, each (slice, row, column, radius in mm)."""
     z, y, x = np.meshgrid(*(np.arange(n) for n in SHAPE), indexing="ij")
-    big = ((z - 4) * SPACING[0]) ** 2 + (y - 14) ** 2 + (x - 12) ** 2 <= 6.0**2
-    small = ((z - 8) * SPACING[0]) ** 2 + (y - 34) ** 2 + (x - 28) ** 2 <= 3.0**2
-    return np.where(big | small, 60.0, -1000.0).astype(np.float32)
+    inside = np.zeros(SHAPE, bool)
+    for k, row, column, radius in spheres:
+        inside |= ((z - k) * SPACING[0]) ** 2 + (y - row) ** 2 + (x - column) ** 2 <= radius**2
+    return np.where(inside, 60.0, -1000.0).astype(np.float32)
+
+
+def two_nodule_hu() -> np.ndarray:
+    """A big sphere (radius 6 px) and a small one (radius 3 px) on different slices."""
+    return nodules_hu([(4, 14, 12, 6.0), (8, 34, 28, 3.0)])
 
 
 def study_ingest(datasets, actor) -> Study:
@@ -47,22 +53,46 @@ def model_version(tmp_path):
     )
 
 
-@pytest.fixture
-def read_study(patient, admin_user, model_version, monkeypatch):
-    """The patient's (Dr Alice's) CT, run through the model: two findings, largest first.
+def study_read(hu, *, patient, admin_user, model_version, monkeypatch) -> Study:
+    """Ingest ``hu`` as the patient's CT and run the model on it.
 
     The job runs here, in-process, instead of on a worker (tests/integration covers the worker):
     the task is not sent, so no worker of another test's broker picks it up meanwhile."""
     from imaging import tasks
 
     monkeypatch.setattr(tasks.inference_job_run, "apply_async", lambda *args, **kwargs: None)
-    datasets = ct_series(
-        two_nodule_hu(), spacing=SPACING, origin=(0.0, 0.0, 0.0), patient_id=patient.mrn
-    )
+    datasets = ct_series(hu, spacing=SPACING, origin=(0.0, 0.0, 0.0), patient_id=patient.mrn)
     study = study_ingest(datasets, Actor(user=admin_user))
     jobs = inference_request(study=study, actor=Actor(user=admin_user), model=model_version.model)
     assert [job_run(job_id=j.pk) for j in jobs] == ["succeeded"]
-    findings = list(Finding.objects.filter(study=study).order_by("-diameter_mm"))
-    assert len(findings) == 2, findings
     study.refresh_from_db()
+    return study
+
+
+@pytest.fixture
+def read_study(patient, admin_user, model_version, monkeypatch):
+    """The patient's (Dr Alice's) CT, run through the model: two findings, the larger urgent."""
+    study = study_read(
+        two_nodule_hu(),
+        patient=patient,
+        admin_user=admin_user,
+        model_version=model_version,
+        monkeypatch=monkeypatch,
+    )
+    assert Finding.objects.filter(study=study).count() == 2
+    return study
+
+
+@pytest.fixture
+def three_nodule_study(patient, admin_user, model_version, monkeypatch):
+    """Three findings of 12, 8 and 6 mm on slices 3, 6 and 9: one to accept, one to reject and
+    one to correct."""
+    study = study_read(
+        nodules_hu([(3, 12, 12, 6.0), (6, 34, 12, 4.0), (9, 24, 30, 3.0)]),
+        patient=patient,
+        admin_user=admin_user,
+        model_version=model_version,
+        monkeypatch=monkeypatch,
+    )
+    assert Finding.objects.filter(study=study).count() == 3
     return study
