@@ -71,6 +71,9 @@ def home(request):
             if user.department_id
             else []
         )
+        from imaging.review.worklist import worklist_rows, worklist_studies
+
+        context["worklist"] = worklist_rows(worklist_studies(user=user)[:20])
     elif user.role == Role.NURSE:
         context["department_episodes"] = (
             EpisodeOfCare.objects.filter(

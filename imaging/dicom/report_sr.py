@@ -47,7 +47,9 @@ class SignedReport:
 
 def _text(name, value: str) -> hd.sr.TextContentItem:
     return hd.sr.TextContentItem(
-        name=name, value=value[:1024] or "-", relationship_type=hd.sr.RelationshipTypeValues.CONTAINS
+        name=name,
+        value=value[:1024] or "-",
+        relationship_type=hd.sr.RelationshipTypeValues.CONTAINS,
     )
 
 
@@ -86,7 +88,9 @@ def _finding_container(finding: ReportFinding) -> hd.sr.ContainerContentItem:
     return container
 
 
-def signed_report_build(*, report: SignedReport, evidence: list[pydicom.Dataset]) -> pydicom.Dataset:
+def signed_report_build(
+    *, report: SignedReport, evidence: list[pydicom.Dataset]
+) -> pydicom.Dataset:
     """A final, complete, verified Comprehensive SR of ``report``; ``evidence`` are the images it
     references (headers suffice), the first of which gives the patient and study modules."""
     if not evidence:
@@ -113,4 +117,3 @@ def signed_report_build(*, report: SignedReport, evidence: list[pydicom.Dataset]
     sr.ContentLabel = "REPORT"
     sr.SpecificCharacterSet = "ISO_IR 192"  # readers' and findings' names are often Chinese
     return sr
-

@@ -45,9 +45,7 @@ class FindingReview(models.Model):
         ModelVersion, on_delete=models.PROTECT, related_name="reviews", null=True, blank=True
     )
     verdict = models.CharField(_("verdict"), max_length=12, choices=Verdict.choices)
-    reason = models.CharField(
-        _("reason"), max_length=20, choices=RejectReason.choices, blank=True
-    )
+    reason = models.CharField(_("reason"), max_length=20, choices=RejectReason.choices, blank=True)
     comment = models.TextField(_("comment"), blank=True)
     original_geometry = models.JSONField(default=list)  # the model's, never changed
     geometry = models.JSONField(default=list)  # what the reader says; equals original unless edited

@@ -42,8 +42,10 @@ def geometry_clean(raw, *, series: Series) -> list[dict]:
         if image is None or not image.rows or not image.columns:
             raise _bad(_("An image in the geometry is not in this series."))
         frame = item.get("frame", 1)
-        if not isinstance(frame, int) or isinstance(frame, bool) or not (
-            1 <= frame <= image.number_of_frames
+        if (
+            not isinstance(frame, int)
+            or isinstance(frame, bool)
+            or not (1 <= frame <= image.number_of_frames)
         ):
             raise _bad(_("A frame number is outside the image."))
         if (image.sop_uid, frame) in seen:

@@ -9,7 +9,7 @@ import pydicom
 from clinic.audit import Actor
 
 from ..dicom.report_sr import ReportFinding, SignedReport, signed_report_build
-from ..models import Finding, FindingStatus, Instance, Study, StudyReport
+from ..models import FindingStatus, Instance, Study, StudyReport
 from ..storage import dicom_storage
 from .errors import ReviewError
 
@@ -38,13 +38,9 @@ def _box_size_mm(geometry: list[dict], spacing) -> list[float] | None:
 def findings_table(study: Study) -> list[dict]:
     """One row per finding with its final verdict, measurements and where it is."""
     rows = []
-    findings = (
-        Finding.objects.filter(study=study)
-        .exclude(kind="heatmap")
-        .select_related("model_version__model", "series")
-        .prefetch_related("reviews")
-        .order_by("-urgent", "-diameter_mm", "id")
-    )
+    from .selectors import review_findings
+
+    findings = review_findings(study).exclude(kind="heatmap")
     for finding in findings:
         review = next((r for r in finding.reviews.all() if r.current), None)
         geometry = review.geometry if review and review.geometry else finding.instances

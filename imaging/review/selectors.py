@@ -43,7 +43,12 @@ def image_series(study: Study) -> list[dict]:
     for series in series_list:
         instances = list(
             Instance.objects.filter(series=series).only(
-                "pk", "sop_uid", "instance_number", "number_of_frames", "metadata", "rows",
+                "pk",
+                "sop_uid",
+                "instance_number",
+                "number_of_frames",
+                "metadata",
+                "rows",
                 "columns",
             )
         )
@@ -107,9 +112,7 @@ def finding_for_viewer(finding: Finding, *, signed_report: StudyReport | None) -
         "model": version.model.name if version else None,
         "version": version.version if version else None,
         "series_uid": finding.series.series_uid if finding.series else None,
-        "geometry": [
-            {k: g[k] for k in ("sop_instance_uid", "frame", "bbox")} for g in geometry
-        ],
+        "geometry": [{k: g[k] for k in ("sop_instance_uid", "frame", "bbox")} for g in geometry],
         "original": finding.instances,
         "mask_url": reverse("imaging:finding_mask", args=[finding.pk])
         if finding.kind == "segmentation" or (review and review.verdict in ("edited", "added"))

@@ -98,13 +98,16 @@ def finding_review(
     A later verdict replaces the earlier one as the current label; both are kept."""
     _may_review(actor, finding.study)
     _mark_in_progress(_locked_open(finding.study))
-    finding = Finding.objects.select_for_update().select_related("study__patient").get(
-        pk=finding.pk
+    finding = (
+        Finding.objects.select_for_update().select_related("study__patient").get(pk=finding.pk)
     )
     comment = (comment or "").strip()
     if verdict == Verdict.ACCEPTED:
         return _review_write(
-            finding=finding, actor=actor, verdict=verdict, comment=comment,
+            finding=finding,
+            actor=actor,
+            verdict=verdict,
+            comment=comment,
             geometry=finding.instances,
         )
     if verdict == Verdict.REJECTED:
@@ -113,7 +116,11 @@ def finding_review(
         if reason == RejectReason.OTHER and not comment:
             raise ReviewError("comment_required", _("Say why in the comment when you pick Other."))
         return _review_write(
-            finding=finding, actor=actor, verdict=verdict, reason=reason, comment=comment,
+            finding=finding,
+            actor=actor,
+            verdict=verdict,
+            reason=reason,
+            comment=comment,
             geometry=finding.instances,
         )
     if verdict == Verdict.EDITED:
@@ -186,7 +193,10 @@ def study_sign(*, study: Study, actor: Actor, impression: str) -> StudyReport:
     impression = (impression or "").strip()
     if not impression:
         raise ReviewError("impression_required", _("Write an impression before signing."))
-    pending = study.findings.filter(status=FindingStatus.PENDING_REVIEW).count()
+    from .selectors import review_findings
+
+    # Findings of superseded runs are not shown to the reader, so they do not hold sign-off up.
+    pending = review_findings(study).filter(status=FindingStatus.PENDING_REVIEW).count()
     if pending:
         raise ReviewError(
             "findings_pending",

@@ -26,8 +26,14 @@ from .masks import finding_mask_frames
 BODY_LIMIT = 2 * 1024 * 1024
 
 
-def _error(code: str, message: str, status: int = 400) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": str(message)}}, status=status)
+# Review errors that are not the request's fault as such: who may not, or what is frozen.
+_STATUS = {"not_a_reader": 403, "not_an_admin": 403, "study_signed": 409}
+
+
+def _error(code: str, message: str) -> JsonResponse:
+    return JsonResponse(
+        {"error": {"code": code, "message": str(message)}}, status=_STATUS.get(code, 400)
+    )
 
 
 def _body(request) -> dict:
@@ -170,7 +176,7 @@ def finding_review_view(request, pk):
             geometry=data.get("geometry"),
         )
     except ReviewError as exc:
-        return _error(exc.code, exc.message, 409 if exc.code == "study_signed" else 400)
+        return _error(exc.code, exc.message)
     return JsonResponse({"finding": _finding_json(finding)})
 
 
@@ -192,7 +198,7 @@ def finding_add_view(request, pk):
             comment=str(data.get("comment", "") or ""),
         )
     except ReviewError as exc:
-        return _error(exc.code, exc.message, 409 if exc.code == "study_signed" else 400)
+        return _error(exc.code, exc.message)
     return JsonResponse({"finding": _finding_json(finding)}, status=201)
 
 
@@ -207,7 +213,7 @@ def study_sign_view(request, pk):
             impression = request.POST.get("impression", "")
         services.study_sign(study=study, actor=Actor.from_request(request), impression=impression)
     except ReviewError as exc:
-        return _error(exc.code, exc.message, 409 if exc.code == "study_signed" else 400)
+        return _error(exc.code, exc.message)
     return JsonResponse({"report": reverse("imaging:study_report", args=[study.pk])}, status=201)
 
 

@@ -13,6 +13,7 @@ from clinic.mfa import mfa_role
 
 from ..conftest import authenticator_code
 from ..factories import PASSWORD
+from ..review.conftest import model_version, three_nodule_study  # noqa: F401  (fixtures)
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # around it are still plain synchronous code.

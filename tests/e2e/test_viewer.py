@@ -14,7 +14,6 @@ from imaging.models import Finding, FindingReview, StudyReport
 from imaging.review.masks import finding_mask_frames
 
 from ..factories import PASSWORD
-from ..review.conftest import model_version, three_nodule_study  # noqa: F401  (fixtures)
 from .conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -74,7 +73,9 @@ def is_overlay(pixel) -> bool:
     return r - g > 60 and r - b > 60  # the first label's colour is red; the image is grey
 
 
-def test_the_viewer_draws_each_nodule_on_its_own_pixels_and_scrolls(page, owner, three_nodule_study):
+def test_the_viewer_draws_each_nodule_on_its_own_pixels_and_scrolls(
+    page, owner, three_nodule_study
+):
     study = three_nodule_study
     log_in(page, owner, start="/")
     open_viewer(page, study)
@@ -83,27 +84,27 @@ def test_the_viewer_draws_each_nodule_on_its_own_pixels_and_scrolls(page, owner,
     middle = frames[len(frames) // 2]
     go_to_frame(page, largest, middle)
 
-    shot = screenshot(page)
     rows, columns = mask_pixels(middle)
-    inside = [shot[y, x] for x, y in (to_page(page, c + 0.5, r + 0.5) for r, c in zip(rows, columns))]
-    share = np.mean([is_overlay(p) for p in inside])
-    assert share > 0.95, share
-    # Around the nodule, beyond its box, nothing is coloured: the overlay is not smeared or
-    # shifted, and the image under it is the grey CT.
+    nodule = [to_page(page, c + 0.5, r + 0.5) for r, c in zip(rows, columns, strict=True)]
+    # Around the nodule, beyond its box: nothing may be coloured there.
     c0, r0, c1, r1 = middle["bbox"]
     ring = [(c0 - 3, r) for r in range(r0, r1 + 1)] + [(c1 + 4, r) for r in range(r0, r1 + 1)]
     ring += [(c, r0 - 3) for c in range(c0, c1 + 1)] + [(c, r1 + 4) for c in range(c0, c1 + 1)]
-    outside = [shot[y, x] for x, y in (to_page(page, c + 0.5, r + 0.5) for c, r in ring)]
-    assert not any(is_overlay(p) for p in outside)
+    around = [to_page(page, c + 0.5, r + 0.5) for c, r in ring]
+
+    shot = screenshot(page)
+    share = np.mean([is_overlay(shot[y, x]) for x, y in nodule])
+    assert share > 0.95, share  # the overlay covers the nodule's pixels ...
+    assert not any(is_overlay(shot[y, x]) for x, y in around)  # ... and is not smeared or shifted
 
     # With the finding hidden, the CT itself shows there: soft tissue bright, air dark.
     page.uncheck(f"[data-finding-id='{largest.pk}'] input[data-toggle]")
     page.wait_for_timeout(300)
     plain = screenshot(page)
-    tissue = np.mean([plain[y, x].mean() for x, y in (to_page(page, c + 0.5, r + 0.5) for r, c in zip(rows, columns))])
-    air = np.mean([plain[y, x].mean() for x, y in (to_page(page, c + 0.5, r + 0.5) for c, r in ring)])
+    tissue = np.mean([plain[y, x].mean() for x, y in nodule])
+    air = np.mean([plain[y, x].mean() for x, y in around])
     assert tissue > 150 and air < 40, (tissue, air)
-    assert not any(is_overlay(plain[y, x]) for x, y in (to_page(page, c + 0.5, r + 0.5) for r, c in zip(rows, columns)))
+    assert not any(is_overlay(plain[y, x]) for x, y in nodule)
 
     # Scrolling with the mouse wheel moves to another image, and the picture changes.
     before = index_of(page)
@@ -116,7 +117,9 @@ def test_the_viewer_draws_each_nodule_on_its_own_pixels_and_scrolls(page, owner,
     assert np.abs(screenshot(page) - plain).sum() > 0
 
 
-def test_a_doctor_accepts_rejects_corrects_adds_and_signs(page, live_server, owner, three_nodule_study):
+def test_a_doctor_accepts_rejects_corrects_adds_and_signs(
+    page, live_server, owner, three_nodule_study
+):
     study = three_nodule_study
     big, middle, small = Finding.objects.filter(study=study).order_by("-diameter_mm")
     log_in(page, owner, start="/")
@@ -160,7 +163,7 @@ def test_a_doctor_accepts_rejects_corrects_adds_and_signs(page, live_server, own
     assert moved["bbox"][2] == c1 + 4
     assert moved["bbox"][0] <= brush_at[0]  # the brushed pixel widened the box
     rows, columns = mask_pixels(moved)
-    assert (brush_at[1], brush_at[0]) in set(zip(rows.tolist(), columns.tolist()))
+    assert (brush_at[1], brush_at[0]) in set(zip(rows.tolist(), columns.tolist(), strict=True))
     assert FindingReview.objects.get(finding=middle, current=True).reason == "normal_anatomy"
 
     # Add a finding the model missed: drag a box on an empty area of this image.
@@ -178,7 +181,9 @@ def test_a_doctor_accepts_rejects_corrects_adds_and_signs(page, live_server, own
     assert added.reviews.get().model_version == big.model_version  # charged as a miss
 
     # Sign: the report page opens, the report and the SR exist.
-    page.fill("[data-testid=impression]", "右肺上叶结节，建议3个月后复查。Follow-up CT in 3 months.")
+    page.fill(
+        "[data-testid=impression]", "右肺上叶结节，建议3个月后复查。Follow-up CT in 3 months."
+    )
     with page.expect_navigation():
         page.click("[data-testid=sign]")
     page.wait_for_selector("[data-testid=report]")
@@ -192,9 +197,7 @@ def test_a_doctor_accepts_rejects_corrects_adds_and_signs(page, live_server, own
         url=f"{live_server.url}/dicomweb",
         session=create_session_from_user_pass(owner.username, PASSWORD),
     )
-    sr = client.retrieve_instance(
-        study.study_uid, report.sr_series_uid, report.sr_sop_instance_uid
-    )
+    sr = client.retrieve_instance(study.study_uid, report.sr_series_uid, report.sr_sop_instance_uid)
     assert sr.Modality == "SR" and sr.VerificationFlag == "VERIFIED"
     assert sr.CompletionFlag == "COMPLETE"
     texts = [item.get("TextValue") for item in sr.ContentSequence]

@@ -45,9 +45,10 @@ def study_ingest(datasets, actor) -> Study:
 @pytest.fixture
 def model_version(tmp_path):
     return model_version_import(
-        source=threshold_bundle(tmp_path / "bundle" / "lesion-finder", metadata_extra={
-            "x_aimass": {"urgent_diameter_mm": 8}
-        }),
+        source=threshold_bundle(
+            tmp_path / "bundle" / "lesion-finder",
+            metadata_extra={"x_aimass": {"urgent_diameter_mm": 8}},
+        ),
         actor=Actor.system(None),
         activate=True,
     )

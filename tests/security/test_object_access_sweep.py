@@ -38,6 +38,10 @@ PUBLIC = {
     "imaging:model_card": "a registered AI model's card (staff only), no patient data",
     "imaging:model_version_activate": "activating a model version (administrators only)",
     "imaging:model_rollback": "rolling a model back (administrators only)",
+    "imaging:model_version_feedback": "a model version's review figures: aggregate counts only",
+    "imaging:model_version_dataset": (
+        "a model version's labelled dataset: administrators only, de-identified, audited"
+    ),
 }
 
 
@@ -204,6 +208,14 @@ ROUTES = {
         lambda w: {"pk": w["heatmap"].pk, "sop_uid": w["instance"].sop_uid},
         ["get"],
     ),
+    "imaging:study_viewer": (lambda w: {"pk": w["study"].pk}, ["get"]),
+    "imaging:viewer_data": (lambda w: {"pk": w["study"].pk}, ["get"]),
+    "imaging:finding_mask": (lambda w: {"pk": w["heatmap"].pk}, ["get"]),
+    "imaging:finding_review": (lambda w: {"pk": w["heatmap"].pk}, ["post"]),
+    "imaging:finding_add": (lambda w: {"pk": w["study"].pk}, ["post"]),
+    "imaging:study_sign": (lambda w: {"pk": w["study"].pk}, ["post"]),
+    "imaging:study_report": (lambda w: {"pk": w["study"].pk}, ["get"]),
+    "imaging:study_reopen": (lambda w: {"pk": w["study"].pk}, ["post"]),
     "api-ai-study-inference": (lambda w: {"study_uid": w["study"].study_uid}, ["post"]),
     "api-ai-job": (lambda w: {"pk": w["ai_job"].pk}, ["get"]),
     "api-ai-job-log": (lambda w: {"pk": w["ai_job"].pk}, ["get"]),
