@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import model_views, views
 
@@ -22,6 +22,9 @@ urlpatterns = [
         model_views.finding_overlay,
         name="finding_overlay",
     ),
+    path("", include("imaging.review.urls")),
+    path("", include("imaging.review.feedback_urls")),
+    path("", include("imaging.review.worklist_urls")),
     path("ai/models/", model_views.model_list, name="model_list"),
     path("ai/models/<slug:name>/", model_views.model_card, name="model_card"),
     path(
