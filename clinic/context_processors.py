@@ -7,6 +7,7 @@ from .models import Role
 # (label, url name, roles that see it)
 _NAV = [
     (_("Home"), "home", None),
+    (_("Worklist"), "imaging:worklist", (Role.ADMIN, Role.DOCTOR)),
     (
         _("Patients"),
         "clinic:patient_search",

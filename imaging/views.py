@@ -155,6 +155,7 @@ def study_detail(request, pk):
             "jobs": selectors.study_jobs(study)[:20],
             "models_available": AIModel.objects.filter(versions__is_active=True).order_by("name"),
             "may_run_ai": request.user.role in (Role.ADMIN, Role.DOCTOR),
+            "may_open_viewer": request.user.role in access.VIEWER_ROLES,
         },
     )
 
