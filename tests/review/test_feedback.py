@@ -188,7 +188,7 @@ def test_the_page_shows_figures_weeks_chart_and_reasons_without_patient_data(
     assert 'data-testid="edit-rate">50%<' in html
     assert 'data-testid="misses">1<' in html
     assert 'data-testid="pending">1<' in html
-    assert "true positive" in html  # the page says how a correction counts
+    assert "真阳性" in html  # the page says how a correction counts (a true positive)
     assert f'data-week="{_week(reviewed["earlier"])}"' in html
     assert f'data-week="{_week(timezone.now())}"' in html
     assert '<svg class="chart"' in html and "<script>" not in html
