@@ -362,7 +362,8 @@ SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
 # 'unsafe-inline' because templates colour roster shifts with style="background:..." from the
 # database, keep page-specific <style> blocks, and Swagger UI styles itself inline; a style
 # runs no script. Images: data: for Swagger UI's icons, blob: for images a page decodes in the
-# browser (the DICOM viewer to come).
+# browser. The viewer's bundle, web workers and WebAssembly codecs are our own static files
+# (script-src 'self'; tests/e2e/test_viewer_codecs.py decodes JPEG 2000 and RLE under it).
 CONTENT_SECURITY_POLICY = {
     "default-src": ["'self'"],
     "script-src": ["'self'"],

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def test_the_demo_model_finds_the_phantoms_nodules_through_the_worker(
-    settings, worker_storage, patient
+    settings, worker_storage, patient, owner
 ):
     settings.DEMO_CHEST_CT_STUDIES = 1
 
@@ -52,3 +52,9 @@ def test_the_demo_model_finds_the_phantoms_nodules_through_the_worker(
         assert distances and min(distances) < nodule.diameter_mm / 2, nodule
     assert all(f.status == "pending" for f in found)
     assert any(f.urgent for f in found)  # a nodule over 8 mm is urgent
+
+    # The patient's doctor finds the study at the top of the worklist, done and urgent.
+    from imaging.review.worklist import worklist_studies
+
+    (row,) = worklist_studies(user=owner)
+    assert (row.pk, row.ai_status, row.ai_urgent) == (study.pk, "done", True)
