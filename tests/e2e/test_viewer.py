@@ -116,6 +116,21 @@ def test_the_viewer_draws_each_nodule_on_its_own_pixels_and_scrolls(
     assert index_of(page) != before
     assert np.abs(screenshot(page) - plain).sum() > 0
 
+    # Window presets from the keyboard, and an ellipse ROI on the nodule with its HU statistics.
+    go_to_frame(page, largest, middle)
+    page.keyboard.press("1")
+    page.wait_for_timeout(200)
+    assert page.inner_text("[data-testid=overlay-wl]") == "W 1500  L -600"
+    page.click("[data-tool=ellipse]")
+    cx, cy = (c0 + c1 + 1) / 2, (r0 + r1 + 1) / 2
+    page.mouse.move(*to_page(page, cx - 2, cy - 2))
+    page.mouse.down()
+    page.mouse.move(*to_page(page, cx + 2, cy + 2), steps=4)
+    page.mouse.up()
+    (measurement,) = page.evaluate("window.aimassViewer.measurements()")
+    assert measurement["tool"] == "EllipticalROI"
+    assert measurement["stats"][0]["mean"] == pytest.approx(60, abs=1)  # soft tissue, in HU
+
 
 def test_a_doctor_accepts_rejects_corrects_adds_and_signs(
     page, live_server, owner, three_nodule_study

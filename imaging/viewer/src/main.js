@@ -22,6 +22,7 @@ import {
   WindowLevelTool,
   ZoomTool,
   addTool,
+  annotation,
   init as toolsInit,
 } from '@cornerstonejs/tools';
 import { ApiError, encodeRuns, getJSON, postJSON, seriesImages } from './data.js';
@@ -90,33 +91,39 @@ async function initCornerstone() {
   engine.rendering = new RenderingEngine('aimass');
 }
 
-function makeToolGroup(id, viewportIds, stack) {
+// Bindings a tool keeps when another tool has the left button: pan on the middle button, zoom
+// on the right, scrolling on the wheel. Measurements stay passive so they can be edited.
+const RESTING = {
+  pan: [{ mouseButton: MouseBindings.Auxiliary }],
+  zoom: [{ mouseButton: MouseBindings.Secondary }],
+};
+
+function bindTools(group, primary) {
+  for (const [key, name] of Object.entries(TOOLS)) {
+    if (key === primary) {
+      group.setToolActive(name, { bindings: [{ mouseButton: MouseBindings.Primary }, ...(RESTING[key] || [])] });
+    } else if (RESTING[key]) {
+      group.setToolActive(name, { bindings: RESTING[key] });
+    } else {
+      group.setToolPassive(name);
+    }
+  }
+}
+
+function makeToolGroup(id, viewportIds) {
   const group = ToolGroupManager.createToolGroup(id);
   for (const name of Object.values(TOOLS)) group.addTool(name);
   group.addTool(StackScrollTool.toolName);
   for (const viewportId of viewportIds) group.addViewport(viewportId, 'aimass');
-  group.setToolActive(TOOLS.windowLevel, { bindings: [{ mouseButton: MouseBindings.Primary }] });
-  group.setToolActive(TOOLS.pan, { bindings: [{ mouseButton: MouseBindings.Auxiliary }] });
-  group.setToolActive(TOOLS.zoom, { bindings: [{ mouseButton: MouseBindings.Secondary }] });
   group.setToolActive(StackScrollTool.toolName, { bindings: [{ mouseButton: MouseBindings.Wheel }] });
-  for (const name of [TOOLS.length, TOOLS.angle, TOOLS.ellipse]) group.setToolPassive(name);
-  if (!stack) return group;
+  bindTools(group, state.primaryTool);
   return group;
 }
 
 function selectTool(name) {
-  const group = engine.toolGroup;
-  if (!group || !TOOLS[name]) return;
-  const previous = TOOLS[state.primaryTool];
-  if (['length', 'angle', 'ellipse'].includes(state.primaryTool)) group.setToolPassive(previous);
-  else if (state.primaryTool === 'windowLevel') group.setToolPassive(previous);
-  else if (state.primaryTool === 'pan') group.setToolActive(previous, { bindings: [{ mouseButton: MouseBindings.Auxiliary }] });
-  else if (state.primaryTool === 'zoom') group.setToolActive(previous, { bindings: [{ mouseButton: MouseBindings.Secondary }] });
-  const bindings = [{ mouseButton: MouseBindings.Primary }];
-  if (name === 'pan') bindings.push({ mouseButton: MouseBindings.Auxiliary });
-  if (name === 'zoom') bindings.push({ mouseButton: MouseBindings.Secondary });
-  group.setToolActive(TOOLS[name], { bindings });
+  if (!TOOLS[name]) return;
   state.primaryTool = name;
+  for (const group of [engine.toolGroup, engine.mprGroup]) if (group) bindTools(group, name);
   root.querySelectorAll('[data-tool]').forEach((button) => {
     button.setAttribute('aria-pressed', String(button.dataset.tool === name));
   });
@@ -303,8 +310,7 @@ async function toggleMpr(on = !state.mpr) {
         defaultOptions: { orientation: Enums.OrientationAxis[orientation] },
       })),
     );
-    const group = makeToolGroup('mpr', Object.keys(orientations), false);
-    engine.mprGroup = group;
+    engine.mprGroup = makeToolGroup('mpr', Object.keys(orientations));
     engine.mprReady = true;
   }
   let volume = cache.getVolume(volumeId);
@@ -437,7 +443,7 @@ async function main() {
   const element = $('[data-testid="viewport"]');
   engine.rendering.enableElement({ viewportId: 'stack', type: Enums.ViewportType.STACK, element });
   engine.viewport = engine.rendering.getViewport('stack');
-  engine.toolGroup = makeToolGroup('stack', ['stack'], true);
+  engine.toolGroup = makeToolGroup('stack', ['stack']);
   engine.layer = new OverlayLayer(element, engine.viewport);
   engine.layer.onNeedsRedraw = redraw;
   panel = new ReviewPanel({
@@ -490,6 +496,13 @@ window.aimassViewer = {
     return [box.left + x, box.top + y];
   },
   redraw,
+  // Measurements drawn so far: tool name and Cornerstone's cached statistics per image.
+  measurements() {
+    return annotation.state.getAllAnnotations().map((a) => ({
+      tool: a.metadata.toolName,
+      stats: Object.values(a.data.cachedStats || {}),
+    }));
+  },
 };
 
 main();
