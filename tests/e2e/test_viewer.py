@@ -137,8 +137,16 @@ def test_a_doctor_accepts_rejects_corrects_adds_and_signs(
 ):
     study = three_nodule_study
     big, middle, small = Finding.objects.filter(study=study).order_by("-diameter_mm")
+    # From the worklist on the home page (in Chinese), where the study is flagged urgent.
     log_in(page, owner, start="/")
-    open_viewer(page, study)
+    row = page.locator(f"[data-testid=worklist] tr[data-study='{study.pk}']")
+    assert f"{big.diameter_mm:.1f} mm" in row.inner_text()
+    assert row.locator(".tag-urgent").count() == 1
+    with page.expect_navigation():
+        row.locator(f"a[href='/studies/{study.pk}/viewer/']").click()
+    page.wait_for_selector(f"{VIEWER}[data-all-frames=true]", state="attached", timeout=30_000)
+    page.wait_for_selector("[data-testid=finding]")
+    assert page.inner_text("[data-testid=sign]") == "签发检查"
 
     # Accept the largest.
     page.click(f"[data-finding-id='{big.pk}'] [data-verdict=accepted]")
@@ -224,6 +232,9 @@ def test_a_doctor_accepts_rejects_corrects_adds_and_signs(
     assert owner.display_name in status
     assert page.locator("[data-testid=sign-form]").count() == 0
     assert page.locator("[data-verdict]").count() == 0
+    page.goto("/worklist/")
+    review = page.inner_text(f"tr[data-study='{study.pk}'] [data-review-label]")
+    assert review == "已签发"
 
 
 def test_an_outsider_doctor_gets_404_and_no_patient_data(page, outsider, three_nodule_study):
