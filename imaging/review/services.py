@@ -99,7 +99,9 @@ def finding_review(
     _may_review(actor, finding.study)
     _mark_in_progress(_locked_open(finding.study))
     finding = (
-        Finding.objects.select_for_update().select_related("study__patient").get(pk=finding.pk)
+        Finding.objects.select_for_update(of=("self",))
+        .select_related("study__patient")
+        .get(pk=finding.pk)
     )
     comment = (comment or "").strip()
     if verdict == Verdict.ACCEPTED:
