@@ -10,7 +10,7 @@ from dicomweb_client.api import DICOMwebClient
 from dicomweb_client.session_utils import create_session_from_user_pass
 from PIL import Image
 
-from imaging.models import Finding, FindingReview, StudyReport
+from imaging.models import Finding, FindingReview, Instance, StudyReport
 from imaging.review.masks import finding_mask_frames
 
 from ..factories import PASSWORD
@@ -244,3 +244,42 @@ def test_an_outsider_doctor_gets_404_and_no_patient_data(page, outsider, three_n
     assert three_nodule_study.patient.name not in page.content()
     response = page.goto(f"/studies/{three_nodule_study.pk}/viewer/data.json")
     assert response.status == 404
+
+
+def test_a_saliency_heatmap_is_coloured_where_the_model_looked(page, owner, three_nodule_study):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    study = three_nodule_study
+    big = Finding.objects.filter(study=study).order_by("-diameter_mm").first()
+    item = finding_mask_frames(big)[0]
+    image = Instance.objects.get(sop_uid=item["sop_instance_uid"])
+    heat = np.zeros((1, image.rows, image.columns), np.uint8)
+    heat[0, 30:40, 24:36] = 255  # away from the nodules on this slice
+    buffer = io.BytesIO()
+    np.savez(buffer, heat=heat, sop_instance_uids=np.array([image.sop_uid]))
+    name = default_storage.save("heatmaps/test.npz", ContentFile(buffer.getvalue()))
+    Finding.objects.create(
+        job=big.job,
+        model_version=big.model_version,
+        study=study,
+        series=big.series,
+        label="attention",
+        kind="heatmap",
+        overlay_file=name,
+        instances=[{"sop_instance_uid": image.sop_uid, "frame": 1, "bbox": [24, 30, 35, 39]}],
+    )
+    log_in(page, owner, start="/")
+    open_viewer(page, study)
+    go_to_frame(page, big, item)
+    page.wait_for_timeout(500)
+    shot = screenshot(page)
+
+    def redness(column, row):
+        r, g, b = shot[tuple(reversed(to_page(page, column + 0.5, row + 0.5)))]
+        return r - max(g, b)
+
+    hot = [redness(c, r) for r in range(31, 39) for c in range(25, 35)]
+    cold = [redness(c, r) for r in range(31, 39) for c in (19, 20, 39)]
+    assert min(hot) > 25, min(hot)  # the jet colour map's top is red
+    assert max(cold) < 10, max(cold)
