@@ -9,6 +9,7 @@ urlpatterns = [
     path("studies/upload/", views.study_upload, name="study_upload"),
     path("studies/upload/file/", views.study_upload_file, name="study_upload_file"),
     path("studies/<int:pk>/", views.study_detail, name="study_detail"),
+    path("studies/<int:pk>/export.zip", views.study_export_view, name="study_export"),
     path(
         "studies/<int:pk>/inference/", model_views.study_inference_run, name="study_inference_run"
     ),

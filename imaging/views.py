@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -328,3 +328,34 @@ def _add_study_links(rows: list[dict], *, user) -> None:
     for row in rows:
         pk = pks.get(row["study_uid"]) if row["status"] != FAILED else None
         row["study_url"] = reverse("imaging:study_detail", args=[pk]) if pk else None
+
+
+@login_required
+@require_POST
+def study_export_view(request, pk):
+    """The study as a zip of DICOM files: de-identified unless the form says otherwise."""
+    import tempfile
+
+    from django.http import FileResponse
+
+    from .exports import study_export
+
+    if request.user.role not in access.VIEWER_ROLES:
+        raise Http404
+    study = get_object_or_404(
+        access.studies_visible_to(request.user).select_related("patient"), pk=pk
+    )
+    deidentify = request.POST.get("identifiable") != "yes"
+    out = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)
+    with transaction.atomic():
+        study_export(
+            study=study,
+            actor=Actor.from_request(request),
+            out=out,
+            deidentify=deidentify,
+            pseudonym=request.POST.get("pseudonym", ""),
+            retain_dates=request.POST.get("retain_dates") == "yes",
+            retain_device_identity=request.POST.get("retain_device") == "yes",
+        )
+    name = f"study-{study.pk}-{'deidentified' if deidentify else 'identifiable'}.zip"
+    return FileResponse(out, as_attachment=True, filename=name, content_type="application/zip")

@@ -208,6 +208,7 @@ ROUTES = {
         lambda w: {"pk": w["heatmap"].pk, "sop_uid": w["instance"].sop_uid},
         ["get"],
     ),
+    "imaging:study_export": (lambda w: {"pk": w["study"].pk}, ["post"]),
     "imaging:study_viewer": (lambda w: {"pk": w["study"].pk}, ["get"]),
     "imaging:viewer_data": (lambda w: {"pk": w["study"].pk}, ["get"]),
     "imaging:finding_mask": (lambda w: {"pk": w["heatmap"].pk}, ["get"]),
