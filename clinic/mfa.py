@@ -25,11 +25,12 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.middleware.csrf import rotate_token
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .audit import Actor, audit_record
-from .models import AuditAction, User
+from .models import AuditAction, AuditEvent, User
 
 RECOVERY_CODE_COUNT = 10
 # 10 characters of base32 (50 bits), shown as "abcde-fghij".
@@ -45,6 +46,7 @@ class Outcome(enum.Enum):
     VERIFIED = "verified"
     WRONG_CODE = "wrong_code"
     THROTTLED = "throttled"
+    LOCKED_OUT = "locked_out"
     NO_DEVICE = "no_device"
 
 
@@ -197,11 +199,37 @@ def _looks_like_totp(token: str, device: TOTPDevice) -> bool:
 
 
 @transaction.atomic
+def mfa_locked_out(*, user: User, ip: str | None) -> bool:
+    """AXES_FAILURE_LIMIT wrong codes for ``user`` from ``ip`` since their last good code and
+    within AXES_COOLOFF_TIME lock the code step for that pair, as django-axes locks passwords."""
+    since = timezone.now() - settings.AXES_COOLOFF_TIME
+    events = AuditEvent.objects.filter(user=user, at__gte=since)
+    last_ok = (
+        events.filter(action=AuditAction.LOGIN, details__has_key="mfa")
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    failures = events.filter(
+        action=AuditAction.LOGIN_FAILED,
+        ip=ip,
+        details__mfa="verify",
+        details__reason=Outcome.WRONG_CODE.value,
+    )
+    if last_ok is not None:
+        failures = failures.filter(at__gt=last_ok)
+    return failures.count() >= settings.AXES_FAILURE_LIMIT
+
+
 def mfa_verify(*, actor: Actor, user: User, token: str) -> VerifyResult:
     """Check a code from the authenticator or a recovery code (used up on success).
 
     Throttled (django-otp): while either of the user's devices is waiting out its delay after
-    wrong codes, every code is refused unchecked. Each attempt is audited."""
+    wrong codes, every code is refused unchecked. Locked out (``mfa_locked_out``) after too
+    many wrong codes from one address. Each attempt is audited."""
+    if mfa_locked_out(user=user, ip=actor.ip):
+        _audit_failure(actor, user, step="verify", reason=Outcome.LOCKED_OUT)
+        return VerifyResult(Outcome.LOCKED_OUT)
     totp = (
         TOTPDevice.objects.devices_for_user(user, confirmed=True)
         .select_for_update()

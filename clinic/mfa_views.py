@@ -10,6 +10,7 @@ import segno
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -105,6 +106,11 @@ def verify(request):
             return redirect(next_url)
         if result.outcome is mfa.Outcome.NO_DEVICE:
             return redirect(_with_next("mfa:enrol", next_url))
+        if result.outcome is mfa.Outcome.LOCKED_OUT:
+            # The session that typed the wrong codes ends: the password is asked again, and
+            # the code step stays shut for this account at this address until the cool-off.
+            logout(request)
+            return render(request, "registration/locked_out.html", status=403)
         message, status = _REFUSALS[result.outcome]
         form.add_error("code", message)
     context = {"form": form, "next": next_url, "issuer": settings.OTP_TOTP_ISSUER}

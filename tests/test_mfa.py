@@ -405,3 +405,42 @@ def test_the_settings_refuse_a_patient_role_for_mfa():
     )
     assert result.returncode != 0
     assert "MFA_ROLES" in result.stderr and "ImproperlyConfigured" in result.stderr
+
+
+def test_too_many_wrong_codes_from_one_address_lock_the_code_step(client, settings, owner):
+    settings.OTP_TOTP_THROTTLE_FACTOR = settings.OTP_STATIC_THROTTLE_FACTOR = 0
+    settings.AXES_FAILURE_LIMIT = 3
+    device, _ = enrolled(owner)
+    password_login(client, owner)
+    right = authenticator_code(device)
+    for _ in range(3):
+        assert client.post(VERIFY, {"code": wrong(right)}).status_code == 200
+    # Now even the right code is refused, the session ends and the answer says nothing more.
+    response = client.post(VERIFY, {"code": right})
+    assert response.status_code == 403
+    assert 'data-testid="locked-out"' in response.content.decode()
+    assert client.get(reverse("home")).status_code == 302  # back to the password
+    password_login(client, owner)
+    assert client.post(VERIFY, {"code": authenticator_code(device)}).status_code == 403
+    reasons = [e["reason"] for e in mfa_events(owner, AuditAction.LOGIN_FAILED)]
+    assert reasons == ["wrong_code"] * 3 + ["locked_out"] * 2
+
+    # Another address is not locked: the pair is, as for passwords.
+    other = client.__class__(REMOTE_ADDR="10.9.8.7")
+    password_login(other, owner)
+    assert other.post(VERIFY, {"code": authenticator_code(device)}).status_code == 302
+
+
+def test_a_good_code_clears_the_count_of_wrong_ones(client, settings, owner):
+    settings.OTP_TOTP_THROTTLE_FACTOR = settings.OTP_STATIC_THROTTLE_FACTOR = 0
+    settings.AXES_FAILURE_LIMIT = 3
+    device, _ = enrolled(owner)
+    password_login(client, owner)
+    right = authenticator_code(device)
+    for _ in range(2):
+        client.post(VERIFY, {"code": wrong(right)})
+    assert client.post(VERIFY, {"code": right}).status_code == 302
+    client.logout()
+    password_login(client, owner)
+    client.post(VERIFY, {"code": wrong(right)})
+    assert not mfa.mfa_locked_out(user=owner, ip="127.0.0.1")
