@@ -362,11 +362,12 @@ SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
 # 'unsafe-inline' because templates colour roster shifts with style="background:..." from the
 # database, keep page-specific <style> blocks, and Swagger UI styles itself inline; a style
 # runs no script. Images: data: for Swagger UI's icons, blob: for images a page decodes in the
-# browser. The viewer's bundle, web workers and WebAssembly codecs are our own static files
-# (script-src 'self'; tests/e2e/test_viewer_codecs.py decodes JPEG 2000 and RLE under it).
+# browser. The viewer's bundle, web workers and WebAssembly codecs are our own static files;
+# 'wasm-unsafe-eval' lets the workers compile those codecs (JPEG, JPEG-LS, JPEG 2000), which
+# script-src 'self' alone forbids: it allows WebAssembly only, never eval() of JavaScript.
 CONTENT_SECURITY_POLICY = {
     "default-src": ["'self'"],
-    "script-src": ["'self'"],
+    "script-src": ["'self'", "'wasm-unsafe-eval'"],
     "style-src": ["'self'", "'unsafe-inline'"],
     "img-src": ["'self'", "data:", "blob:"],
     "font-src": ["'self'"],
@@ -403,6 +404,9 @@ INFERENCE_ON_STABLE = env.bool("INFERENCE_ON_STABLE", default=True)
 
 # --- Clinic -----------------------------------------------------------------------------------
 BREAK_GLASS_HOURS = env.int("BREAK_GLASS_HOURS", default=4)
+# AI analysis of a patient's images: True runs it only with a granted "ai_analysis" consent;
+# False (default) runs it unless the patient declined or withdrew it (clinic.consent).
+AI_REQUIRES_CONSENT = env.bool("AI_REQUIRES_CONSENT", default=False)
 
 # --- Booking ----------------------------------------------------------------------------------
 # Public address of the site, for links in e-mails and on printed QR posters.

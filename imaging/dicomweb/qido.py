@@ -130,7 +130,8 @@ def _int(value, name):
         raise BadQuery(f"{name} must be a whole number") from exc
     if number < 0:
         raise BadQuery(f"{name} must not be negative")
-    return number
+    # Beyond any real store; a larger value would overflow the database's LIMIT / OFFSET.
+    return min(number, 2**31 - 1)
 
 
 def _wildcard_regex(value: str) -> str:

@@ -56,6 +56,7 @@ def _viewer_text() -> dict:
         "image": _("Image"),
         "loading": _("Loading images…"),
         "loaded": _("Images loaded"),
+        "failed": _("could not be loaded:"),
         "load_failed": _("The study could not be loaded. Reload the page to try again."),
         "no_images": _("This study has no images to show."),
         "reader": _("Reader"),

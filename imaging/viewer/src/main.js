@@ -192,23 +192,29 @@ async function streamTheRest(ids) {
   const queue = [...ids];
   const total = ids.length;
   const seriesUid = state.series.uid;
+  let failed = 0;
   const worker = async () => {
     while (queue.length && state.series.uid === seriesUid) {
       const id = queue.shift();
       try {
         await imageLoader.loadAndCacheImage(id);
+        state.loaded += 1;
       } catch (error) {
+        failed += 1;
         console.warn('frame failed', id, error);
       }
-      state.loaded += 1;
       setStatus(`${T.loaded} ${state.loaded} / ${total}`);
     }
   };
   await Promise.all(Array.from({ length: 6 }, worker));
-  if (state.series.uid === seriesUid && state.loaded >= total) {
+  if (state.series.uid !== seriesUid) return;
+  if (failed) {
+    // Said plainly, and no "all frames" mark: a frame that failed is not an image shown.
+    root.dataset.framesFailed = String(failed);
+    setStatus(`${T.loaded} ${state.loaded} / ${total} · ${T.failed} ${failed}`);
+  } else {
     performance.mark('aimass:all-frames');
     root.dataset.allFrames = 'true';
-    setStatus(`${T.loaded} ${total} / ${total}`);
   }
 }
 
