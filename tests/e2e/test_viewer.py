@@ -283,3 +283,17 @@ def test_a_saliency_heatmap_is_coloured_where_the_model_looked(page, owner, thre
     cold = [redness(c, r) for r in range(31, 39) for c in (19, 20, 39)]
     assert min(hot) > 25, min(hot)  # the jet colour map's top is red
     assert max(cold) < 10, max(cold)
+
+
+def test_markup_in_names_and_labels_shows_as_text_in_the_viewer(page, owner, three_nodule_study):
+    hostile = "张伟<img src=x onerror=\"document.title='pwned'\">"
+    patient = three_nodule_study.patient
+    patient.name = hostile
+    patient.save(update_fields=["name"])
+    Finding.objects.filter(study=three_nodule_study).update(label="<b>结节</b><script>x()</script>")
+    log_in(page, owner, start="/")
+    open_viewer(page, three_nodule_study)
+    assert hostile in page.inner_text("[data-testid=overlay-patient]")
+    assert "<b>结节</b>" in page.inner_text("[data-testid=findings-list]")
+    assert page.locator("#viewer img[src=x], #viewer b, #viewer script").count() == 0
+    assert page.title() != "pwned"
