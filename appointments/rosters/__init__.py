@@ -1,8 +1,11 @@
 """Rosters in the app, over the optimiser core in ``appointments/rostering/`` (which knows no
 Django): ``problem`` turns rows into the core's dataclasses and back, ``services`` creates,
-solves, edits and publishes roster versions, ``grid`` reads what the roster page shows."""
+solves, edits and publishes roster versions, ``moves`` applies drag edits, ``grid`` reads what
+the roster page shows and ``compare`` what differs between two versions."""
 
-from .grid import Grid, GridRow, roster_grid
+from .compare import Comparison, roster_compare, roster_versions
+from .grid import Grid, GridCell, GridRow, roster_grid
+from .moves import CellMove, roster_cells_move
 from .problem import (
     Problem,
     assignment_of,
@@ -21,13 +24,18 @@ from .services import (
 )
 
 __all__ = [
+    "CellMove",
+    "Comparison",
     "Grid",
+    "GridCell",
     "GridRow",
     "Problem",
     "assignment_of",
     "can_manage_rosters",
     "problem_for",
     "roster_cell_set",
+    "roster_cells_move",
+    "roster_compare",
     "roster_create",
     "roster_evaluate",
     "roster_grid",
@@ -36,4 +44,5 @@ __all__ = [
     "roster_solve_cancel",
     "roster_solve_run",
     "roster_solve_start",
+    "roster_versions",
 ]

@@ -107,6 +107,29 @@ def describe(text: str, *, names: dict[str, str], first_day: date) -> str:
     return f"{names.get(head, head)}{sep}{rest}" if sep else text
 
 
+_AT_CELLS = (
+    # (regex, offset of the first cell from the day named, cells: a number or None for the
+    # match's n) for the core's violations that sit on cells
+    (rf"^{_EMP}: works {_SHIFT} on day {_DAY}, a day off$", 0, 1),
+    (rf"^{_EMP}: [\w-]+ on day {_DAY} may not follow {_SHIFT}$", -1, 2),
+    (rf"^{_EMP}: (only )?{_N} (working )?days( off)? in a row from day {_DAY},", 0, None),
+)
+
+
+def violation_cells(text: str) -> tuple[str | None, tuple[int, ...]]:
+    """The employee id and the day indexes a violation from the core points at: a day off
+    worked, a forbidden succession, a run too long or too short. Rules over the whole period
+    (totals, weekends) name the employee and no day."""
+    for pattern, offset, cells in _AT_CELLS:
+        match = re.match(pattern, text)
+        if match is not None:
+            first = int(match["day"]) + offset
+            count = int(match["n"]) if cells is None else cells
+            return match["emp"], tuple(range(max(first, 0), first + count))
+    head, sep, _rest = text.partition(":")
+    return (head if sep and " " not in head else None), ()
+
+
 def describe_all(texts, period) -> list[str]:
     """``describe`` for a roster version's messages, naming its department's staff."""
     from ..models import RosterStaff

@@ -163,10 +163,8 @@ def _solve_failed(period_id: int, explanation: list[str]) -> str:
     return "failed"
 
 
-@transaction.atomic
-def roster_cell_set(*, actor: Actor, period_id, user_id, day: date, shift_code: str | None):
-    """A manual edit of one cell; returns the roster's evaluation after the change."""
-    _require_manager(actor)
+def _editable_period(period_id) -> RosterPeriod:
+    """Lock a roster version for a manual edit; a published or solving one is refused."""
     period = RosterPeriod.objects.select_for_update().get(pk=period_id)
     if period.status not in (
         RosterPeriod.Status.DRAFT,
@@ -174,6 +172,11 @@ def roster_cell_set(*, actor: Actor, period_id, user_id, day: date, shift_code: 
         RosterPeriod.Status.FAILED,
     ):
         raise BookingError("not_editable", _("A published or solving roster cannot be edited."))
+    return period
+
+
+def _cell_write(period: RosterPeriod, *, user_id, day: date, shift_code: str | None) -> None:
+    """Set one cell of a locked, editable period (no audit: the calling service writes one)."""
     if not period.start <= day < period.start + timedelta(days=period.days):
         raise BookingError("day_invalid", _("This day is outside the roster."))
     if not RosterStaff.objects.filter(user_id=user_id, department=period.department).exists():
@@ -184,6 +187,14 @@ def roster_cell_set(*, actor: Actor, period_id, user_id, day: date, shift_code: 
         if shift is None:
             raise BookingError("shift_invalid", _("Unknown shift type."))
         RosterAssignment.objects.create(period=period, user_id=user_id, date=day, shift_type=shift)
+
+
+@transaction.atomic
+def roster_cell_set(*, actor: Actor, period_id, user_id, day: date, shift_code: str | None):
+    """A manual edit of one cell; returns the roster's evaluation after the change."""
+    _require_manager(actor)
+    period = _editable_period(period_id)
+    _cell_write(period, user_id=user_id, day=day, shift_code=shift_code)
     audit_record(
         actor=actor,
         action=AuditAction.UPDATE,

@@ -19,7 +19,6 @@ from clinic.models import Department, Role
 from .. import rosters
 from ..errors import BookingError
 from ..models import RosterAssignment, RosterPeriod, RosterStaff, ShiftType, StaffRequest
-from ..rosters.messages import describe_all
 
 STAFF_ROLES = (Role.DOCTOR, Role.NURSE, Role.RECEPTIONIST, Role.SCHEDULER, Role.ADMIN)
 
@@ -84,7 +83,12 @@ def roster_detail(request, pk):
     _manager(request)
     period = get_object_or_404(RosterPeriod.objects.select_related("department", "based_on"), pk=pk)
     grid = rosters.roster_grid(period)
-    return render(request, "appointments/rosters/detail.html", {"grid": grid, "period": period})
+    versions = rosters.roster_versions(period).count()
+    return render(
+        request,
+        "appointments/rosters/detail.html",
+        {"grid": grid, "period": period, "versions": versions},
+    )
 
 
 @login_required
@@ -129,37 +133,6 @@ def roster_action(request, pk):
     except BookingError as exc:
         messages.error(request, exc.message)
     return redirect("rosters:detail", pk=period.pk)
-
-
-@login_required
-@require_POST
-def roster_cell(request, pk):
-    """A click edit: set one cell, answer with the roster's check at once (JSON)."""
-    _manager(request)
-    day = _parse_date(request.POST.get("date"))
-    if day is None:
-        return JsonResponse({"error": _("Enter the first day as YYYY-MM-DD.")}, status=400)
-    try:
-        evaluation = rosters.roster_cell_set(
-            actor=_actor(request),
-            period_id=pk,
-            user_id=request.POST.get("user"),
-            day=day,
-            shift_code=request.POST.get("shift") or None,
-        )
-    except BookingError as exc:
-        return JsonResponse({"error": exc.message}, status=409)
-    except RosterPeriod.DoesNotExist:
-        return JsonResponse({"error": _("No such roster.")}, status=404)
-    return JsonResponse(
-        {
-            "objective": evaluation.objective,
-            "violations": describe_all(evaluation.violations, RosterPeriod.objects.get(pk=pk)),
-            "request_cost": evaluation.request_cost,
-            "cover_cost": evaluation.cover_cost,
-            "fairness_cost": evaluation.fairness_cost,
-        }
-    )
 
 
 @login_required
