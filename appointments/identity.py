@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from clinic.audit import Actor, audit_record
 from clinic.models import AuditAction, Dependant, Patient, Relationship, Role, Sex, User
+from clinic.phi import blind_index
 from clinic.services import patient_insert
 from clinic.validators import (
     id_card_birth_date,
@@ -218,10 +219,16 @@ def _mismatch_message() -> str:
 
 def _existing_patient(*, name, id_number, birth_date, phone) -> Patient | None:
     if id_number:
-        patient = Patient.objects.filter(id_number=id_number).first()
+        patient = Patient.objects.filter(
+            id_number_index=blind_index("id_number", id_number)
+        ).first()
         if patient is None:
             return None
         if patient.name != name or normalise_phone(patient.phone) != phone:
             raise BookingError("record_mismatch", _mismatch_message())
         return patient
-    return Patient.objects.filter(name=name, birth_date=birth_date, phone=phone).first()
+    return Patient.objects.filter(
+        name_index=blind_index("name", name),
+        birth_date=birth_date,
+        phone_index=blind_index("phone", phone),
+    ).first()

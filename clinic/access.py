@@ -152,6 +152,19 @@ def can_edit_demographics(*, user, patient: Patient) -> bool:
     return can_view_patient(user=user, patient=patient)
 
 
+def can_record_consent(*, user, patient: Patient) -> bool:
+    """Staff who may edit the patient's details (a signed form at the desk, a talk on the ward),
+    and the patient themselves from their own account; not a guardian's account (yet)."""
+    if can_edit_demographics(user=user, patient=patient):
+        return True
+    return (
+        user.is_authenticated
+        and user.is_active
+        and user.role == Role.PATIENT
+        and patient.account_id == user.pk
+    )
+
+
 def can_read_access_log(*, user, patient: Patient) -> bool:
     """Admins, and the patient (or their guardian) — the person has a right to know."""
     if user.role == Role.ADMIN:

@@ -27,6 +27,7 @@ from .models import (
     Patient,
     Role,
 )
+from .phi import blind_index
 
 
 def _as_drf(exc: DjangoValidationError) -> exceptions.ValidationError:
@@ -194,14 +195,21 @@ class DepartmentListView(generics.ListAPIView):
 
 
 class PatientFilter(filters.FilterSet):
-    q = filters.CharFilter(method="search", label="name, MRN, phone or ID-card number")
+    q = filters.CharFilter(method="search", label="exact MRN, full name, phone or ID-card number")
+    # Encrypted at rest: matched whole through their blind indexes (clinic.phi).
+    phone = filters.CharFilter(method="by_identifier", label="phone (exact)")
+    id_number = filters.CharFilter(method="by_identifier", label="ID-card number (exact)")
 
     class Meta:
         model = Patient
-        fields = ["mrn", "sex", "phone", "id_number"]
+        fields = ["mrn", "sex"]
 
     def search(self, queryset, name, value):
         return queryset & selectors.patient_search(user=self.request.user, query=value)
+
+    def by_identifier(self, queryset, name, value):
+        digest = blind_index(name, value)
+        return queryset.filter(**{f"{name}_index": digest}) if digest else queryset.none()
 
 
 class PatientListCreateView(ServiceCallMixin, generics.ListCreateAPIView):
@@ -210,7 +218,7 @@ class PatientListCreateView(ServiceCallMixin, generics.ListCreateAPIView):
     permission_classes = [IsStaffRole]
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
-    ordering_fields = ["name", "mrn", "birth_date"]
+    ordering_fields = ["mrn", "birth_date"]  # names are encrypted: no order to sort by
 
     def get_queryset(self):
         return access.patients_findable_by(self.request.user).order_by("mrn")

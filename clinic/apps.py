@@ -7,4 +7,9 @@ class ClinicConfig(AppConfig):
     verbose_name = _("Clinic")
 
     def ready(self) -> None:
+        from django.core.checks import Tags, register
+
         from . import auth_events  # noqa: F401  (connects the login/logout audit receivers)
+        from .phi import deploy_check
+
+        register(deploy_check, Tags.security, deploy=True)

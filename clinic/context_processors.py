@@ -23,6 +23,7 @@ _NAV = [
     (_("Front desk"), "appointments:desk", (Role.ADMIN, Role.RECEPTIONIST)),
     (_("Sites and QR codes"), "appointments:sites", (Role.ADMIN, Role.RECEPTIONIST)),
     (_("My visits"), "booking:me", (Role.PATIENT,)),
+    (_("Privacy and my data"), "clinic:my_privacy", (Role.PATIENT,)),
     (_("Rosters"), "rosters:list", (Role.ADMIN, Role.SCHEDULER)),
     (_("My roster"), "rosters:mine", (Role.DOCTOR, Role.NURSE, Role.RECEPTIONIST)),
     (_("Notifications"), "appointments:notifications", None),

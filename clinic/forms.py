@@ -2,7 +2,16 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .codes import OBSERVATION_CODES
-from .models import AllergyIntolerance, AuditAction, Condition, Encounter, Patient
+from .models import (
+    AllergyIntolerance,
+    AuditAction,
+    Condition,
+    ConsentDecision,
+    ConsentMethod,
+    ConsentPurpose,
+    Encounter,
+    Patient,
+)
 from .services import ENCOUNTER_FIELDS, PATIENT_FIELDS
 
 
@@ -98,3 +107,24 @@ class AuditSearchForm(forms.Form):
 class PatientImportForm(forms.Form):
     file = forms.FileField(label=_("CSV file"))
     dry_run = forms.BooleanField(label=_("Dry run (check only, change nothing)"), required=False)
+
+
+class ConsentForm(forms.Form):
+    """Staff record what the patient decided in person."""
+
+    purpose = forms.ChoiceField(label=_("Purpose"), choices=ConsentPurpose.choices)
+    decision = forms.ChoiceField(label=_("Decision"), choices=ConsentDecision.choices)
+    method = forms.ChoiceField(
+        label=_("How"),
+        choices=[c for c in ConsentMethod.choices if c[0] != ConsentMethod.PATIENT_ACCOUNT],
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class MyConsentForm(forms.Form):
+    """The patient's own decision, from their account: the patient comes from the session."""
+
+    purpose = forms.ChoiceField(choices=ConsentPurpose.choices)
+    decision = forms.ChoiceField(choices=ConsentDecision.choices)

@@ -48,6 +48,7 @@ from django.utils.translation import gettext as _
 
 from .audit import Actor, audit_record
 from .models import AuditAction, Patient, PatientImport, Role, Sex
+from .phi import blind_index
 from .services import PATIENT_FIELDS, patient_insert
 
 COLUMNS = PATIENT_FIELDS
@@ -58,9 +59,15 @@ CONTACT_FIELDS = ("phone", "address", "emergency_contact_name", "emergency_conta
 MAX_ROWS = 10_000
 
 SEX_ALIASES = {
-    "male": Sex.MALE, "m": Sex.MALE, "男": Sex.MALE,
-    "female": Sex.FEMALE, "f": Sex.FEMALE, "女": Sex.FEMALE,
-    "unknown": Sex.UNKNOWN, "u": Sex.UNKNOWN, "未知": Sex.UNKNOWN,
+    "male": Sex.MALE,
+    "m": Sex.MALE,
+    "男": Sex.MALE,
+    "female": Sex.FEMALE,
+    "f": Sex.FEMALE,
+    "女": Sex.FEMALE,
+    "unknown": Sex.UNKNOWN,
+    "u": Sex.UNKNOWN,
+    "未知": Sex.UNKNOWN,
 }
 _DATE_RE = re.compile(r"^(\d{4})([-/])(\d{1,2})\2(\d{1,2})$")
 
@@ -193,9 +200,13 @@ def _matches(candidate: Patient) -> list[Patient]:
     # Locked, so a merge cannot overwrite an edit made at the same moment.
     patients = Patient.objects.select_for_update().order_by("pk")
     if candidate.id_number:
-        return list(patients.filter(id_number=candidate.id_number))
+        return list(patients.filter(id_number_index=blind_index("id_number", candidate.id_number)))
     if candidate.phone:
-        return list(patients.filter(phone=candidate.phone, birth_date=candidate.birth_date)[:2])
+        return list(
+            patients.filter(
+                phone_index=blind_index("phone", candidate.phone), birth_date=candidate.birth_date
+            )[:2]
+        )
     return []
 
 
@@ -232,9 +243,9 @@ def _merge(run: _Run, row: dict, candidate: Patient, existing: Patient) -> None:
                 % {"value": _shown(existing, name), "whom": whom}
             ]
     if row["errors"]:
-        row["reason"] = _(
-            "Conflicts with %(whom)s; correct the file or the stored record."
-        ) % {"whom": whom}
+        row["reason"] = _("Conflicts with %(whom)s; correct the file or the stored record.") % {
+            "whom": whom
+        }
         return
     if changes:
         for name, value in changes.items():
@@ -260,7 +271,10 @@ def _merge(run: _Run, row: dict, candidate: Patient, existing: Patient) -> None:
 
 def _audit(run: _Run, row: dict, patient: Patient, **details) -> None:
     audit_record(
-        actor=run.actor, action=AuditAction.IMPORT, obj=patient, username=run.audit_username,
+        actor=run.actor,
+        action=AuditAction.IMPORT,
+        obj=patient,
+        username=run.audit_username,
         details={"import": run.import_id, "row": row["row"], "outcome": row["outcome"], **details},
     )
     run.patient_of_line[row["row"]] = patient.pk
@@ -291,7 +305,11 @@ def _import_record(run: _Run, record: _Record) -> dict:
 
 
 def patient_csv_import(
-    *, actor: Actor, content: str, dry_run: bool = False, audit_username: str = "",
+    *,
+    actor: Actor,
+    content: str,
+    dry_run: bool = False,
+    audit_username: str = "",
     import_id: int | None = None,
 ) -> ImportResult:
     """Import the patients in ``content`` (CSV text) as ``actor``; all rows or none.
@@ -355,9 +373,9 @@ def patient_import_run(*, import_id: int, redelivered: bool = False) -> None:
     transaction was rolled back. The patients, their audit rows and the final status are written in
     one transaction that locks the import row, so two runs never both write.
     """
-    claimed = PatientImport.objects.filter(
-        pk=import_id, status=PatientImport.Status.QUEUED
-    ).update(status=PatientImport.Status.RUNNING)
+    claimed = PatientImport.objects.filter(pk=import_id, status=PatientImport.Status.QUEUED).update(
+        status=PatientImport.Status.RUNNING
+    )
     if not claimed and not redelivered:
         return
     try:
@@ -365,18 +383,24 @@ def patient_import_run(*, import_id: int, redelivered: bool = False) -> None:
     except Exception:
         # Also the task's soft time limit: do not leave the page saying "running" forever.
         PatientImport.objects.filter(pk=import_id, status=PatientImport.Status.RUNNING).update(
-            status=PatientImport.Status.FAILED, finished_at=timezone.now(),
-            report={"summary": _empty_summary(), "rows": [],
-                    "error": _("The import stopped on an internal error; nothing was imported.")},
+            status=PatientImport.Status.FAILED,
+            finished_at=timezone.now(),
+            report={
+                "summary": _empty_summary(),
+                "rows": [],
+                "error": _("The import stopped on an internal error; nothing was imported."),
+            },
         )
         raise
 
 
 @transaction.atomic
 def _run_claimed(import_id: int) -> None:
-    job = PatientImport.objects.select_for_update().filter(
-        pk=import_id, status=PatientImport.Status.RUNNING
-    ).first()
+    job = (
+        PatientImport.objects.select_for_update()
+        .filter(pk=import_id, status=PatientImport.Status.RUNNING)
+        .first()
+    )
     if job is None:  # finished by another delivery while this one waited for the lock
         return
     user = job.created_by

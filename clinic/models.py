@@ -14,6 +14,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from .phi import EncryptedTextField, blind_index
 from .validators import (
     normalise_id_number,
     normalise_phone,
@@ -149,15 +150,22 @@ class Sex(models.TextChoices):
 
 
 class Patient(models.Model):
+    # Direct identifiers are encrypted at rest and found by exact match through their blind
+    # indexes (clinic.phi; README "Encryption at rest"); they cannot be searched in part.
+    ENCRYPTED_FIELDS = ("name", "phone", "id_number", "address")
+
     mrn = models.CharField(_("medical record number"), max_length=20, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = EncryptedTextField(_("name"), max_length=100)
     sex = models.CharField(_("sex"), max_length=10, choices=Sex.choices)
     birth_date = models.DateField(_("birth date"), validators=[validate_not_future])
-    phone = models.CharField(_("phone"), max_length=20, blank=True, validators=[validate_phone])
-    id_number = models.CharField(
+    phone = EncryptedTextField(_("phone"), max_length=20, blank=True, validators=[validate_phone])
+    id_number = EncryptedTextField(
         _("resident ID-card number"), max_length=18, blank=True, validators=[validate_id_number]
     )
-    address = models.CharField(_("address"), max_length=300, blank=True)
+    address = EncryptedTextField(_("address"), max_length=300, blank=True)
+    name_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    phone_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    id_number_index = models.CharField(max_length=64, blank=True, editable=False)
     emergency_contact_name = models.CharField(_("emergency contact"), max_length=100, blank=True)
     emergency_contact_phone = models.CharField(
         _("emergency contact phone"), max_length=20, blank=True, validators=[validate_phone]
@@ -179,18 +187,33 @@ class Patient(models.Model):
         verbose_name_plural = _("patients")
         constraints = [
             models.UniqueConstraint(
-                fields=["id_number"], condition=~Q(id_number=""), name="patient_id_number_unique"
+                fields=["id_number_index"],
+                condition=~Q(id_number_index=""),
+                name="patient_id_number_unique",
+                violation_error_message=_("A patient with this ID-card number already exists."),
             ),
         ]
-        indexes = [models.Index(fields=["phone"]), models.Index(fields=["name"])]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.mrn})"
+
+    def save(self, *args, **kwargs):
+        self._index()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and set(update_fields) & set(self.ENCRYPTED_FIELDS):
+            kwargs["update_fields"] = {
+                *update_fields,
+                "name_index",
+                "phone_index",
+                "id_number_index",
+            }
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         self.id_number = normalise_id_number(self.id_number)
         self.phone = normalise_phone(self.phone)
         self.emergency_contact_phone = normalise_phone(self.emergency_contact_phone)
+        self._index()  # the uniqueness of the ID-card number is checked on its index
         from .validators import id_card_birth_date
 
         if self.id_number and self.birth_date:
@@ -199,6 +222,17 @@ class Patient(models.Model):
                 raise ValidationError(
                     {"birth_date": _("The birth date does not match the ID-card number.")}
                 )
+
+    def blind_indexes(self) -> dict[str, str]:
+        return {
+            "name_index": blind_index("name", self.name),
+            "phone_index": blind_index("phone", self.phone),
+            "id_number_index": blind_index("id_number", self.id_number),
+        }
+
+    def _index(self) -> None:
+        for field, digest in self.blind_indexes().items():
+            setattr(self, field, digest)
 
     @property
     def age(self) -> int:
@@ -424,6 +458,72 @@ class BreakGlassAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.patient} @ {self.granted_at:%Y-%m-%d %H:%M}"
+
+
+class ConsentPurpose(models.TextChoices):
+    """What a patient consents to, each separately (PIPL arts. 14 and 29: health information is
+    sensitive and needs a separate consent)."""
+
+    PROCESSING = "processing", _("Processing of personal and health information for care")
+    AI_ANALYSIS = "ai_analysis", _("Analysis of images by AI models")
+
+
+class ConsentDecision(models.TextChoices):
+    GRANTED = "granted", _("Granted")
+    DECLINED = "declined", _("Declined")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class ConsentMethod(models.TextChoices):
+    PAPER = "paper", _("In person, signed paper form")
+    VERBAL = "verbal", _("In person, verbally (witnessed)")
+    PHONE = "phone", _("By telephone")
+    PATIENT_ACCOUNT = "patient_account", _("The patient's own account")
+
+
+class PatientConsent(models.Model):
+    """One decision of a patient about one purpose. The rows of a patient and purpose are its
+    history; the latest (``current``) is in force. No row at all: not asked (clinic.consent)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
+    purpose = models.CharField(_("purpose"), max_length=20, choices=ConsentPurpose.choices)
+    decision = models.CharField(_("decision"), max_length=10, choices=ConsentDecision.choices)
+    method = models.CharField(_("how"), max_length=20, choices=ConsentMethod.choices)
+    note = models.TextField(_("note"), blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now, db_index=True)
+    current = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        verbose_name = _("patient consent")
+        verbose_name_plural = _("patient consents")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "purpose"],
+                condition=Q(current=True),
+                name="one_current_consent_per_purpose",
+            ),
+            models.CheckConstraint(
+                condition=Q(purpose__in=ConsentPurpose.values), name="consent_purpose_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(decision__in=ConsentDecision.values), name="consent_decision_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} · {self.purpose}: {self.decision}"
+
+    @property
+    def by_patient(self) -> bool:
+        """Recorded by the patient themselves, from their own account."""
+        return self.recorded_by_id is not None and self.recorded_by_id == self.patient.account_id
 
 
 class AuditAction(models.TextChoices):

@@ -1,6 +1,5 @@
 """Reads of patient records. Callers check access first (clinic.access) and audit the read."""
 
-import re
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
@@ -9,21 +8,31 @@ from django.shortcuts import get_object_or_404
 from . import access
 from .codes import OBSERVATION_CODES, VITAL_CHART_CODES
 from .models import AuditEvent, Patient
-from .validators import normalise_id_number, normalise_phone
+from .phi import blind_index
+from .validators import normalise_id_number
+
+
+def patient_identifier_q(query: str, *, via: str = "") -> Q:
+    """Patients whose MRN, full name, phone or ID-card number is exactly ``query``. Names, phones
+    and ID-card numbers are encrypted at rest (clinic.phi), so they match through their blind
+    indexes: whole values only, spelled as stored (case and spacing aside). ``via`` prefixes the
+    lookups for a relation (``"patient__"``)."""
+    query = (query or "").strip()
+    condition = Q(**{f"{via}mrn__iexact": query})
+    for kind in ("name", "phone", "id_number"):
+        digest = blind_index(kind, query)
+        if digest:
+            condition |= Q(**{f"{via}{kind}_index": digest})
+    return condition
 
 
 def patient_search(*, user, query: str) -> QuerySet[Patient]:
-    """Patients ``user`` may find, matching a name (part), MRN, phone or ID-card number."""
+    """Patients ``user`` may find, by their exact MRN, full name, phone or ID-card number."""
     patients = access.patients_findable_by(user)
     query = (query or "").strip()
     if not query:
-        return patients.order_by("name")[:0] if user.role == "receptionist" else patients
-    condition = Q(name__icontains=query) | Q(mrn__iexact=query)
-    if re.fullmatch(r"[\d\s+()-]{5,}", query):
-        condition |= Q(phone__startswith=normalise_phone(query))
-    if re.fullmatch(r"\d{17}[\dXx]", query):
-        condition |= Q(id_number=normalise_id_number(query))
-    return patients.filter(condition).order_by("name")
+        return patients.order_by("mrn")[:0] if user.role == "receptionist" else patients
+    return patients.filter(patient_identifier_q(query)).order_by("mrn")
 
 
 def patient_by_exact_identifier(*, query: str) -> Patient | None:
@@ -31,9 +40,9 @@ def patient_by_exact_identifier(*, query: str) -> Patient | None:
     query = (query or "").strip()
     if not query:
         return None
-    return Patient.objects.filter(
-        Q(mrn__iexact=query) | Q(id_number=normalise_id_number(query)) & ~Q(id_number="")
-    ).first()
+    digest = blind_index("id_number", normalise_id_number(query))
+    condition = Q(mrn__iexact=query) | (Q(id_number_index=digest) if digest else Q(pk__in=[]))
+    return Patient.objects.filter(condition).first()
 
 
 def patient_for_break_glass(*, patient_id) -> Patient:
@@ -132,9 +141,7 @@ def audit_search(
     if user_query:
         events = events.filter(username__icontains=user_query)
     if patient_query:
-        events = events.filter(
-            Q(patient__mrn__iexact=patient_query) | Q(patient__name__icontains=patient_query)
-        )
+        events = events.filter(patient_identifier_q(patient_query, via="patient__"))
     if action:
         events = events.filter(action=action)
     if date_from:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import consent_views, views
 
 app_name = "clinic"
 
@@ -24,6 +24,9 @@ urlpatterns = [
     path("patients/<int:pk>/allergies/new/", views.allergy_create, name="allergy_create"),
     path("patients/<int:pk>/break-glass/", views.break_glass, name="break_glass"),
     path("patients/<int:pk>/access-log/", views.patient_access_log, name="patient_access_log"),
+    path("patients/<int:pk>/consent/", consent_views.patient_consent, name="patient_consent"),
+    path("me/privacy/", consent_views.my_privacy, name="my_privacy"),
+    path("me/privacy/export.json", consent_views.my_privacy_export, name="my_privacy_export"),
     path("audit/", views.audit_search, name="audit_search"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
     path("staff/", views.staff_directory, name="staff_directory"),

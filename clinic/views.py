@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from . import access, selectors, services
 from .audit import Actor, audit_record
 from .audit_export import audit_csv_lines
+from .consent_views import consent_context
 from .forms import (
     AllergyForm,
     AuditSearchForm,
@@ -192,6 +193,7 @@ def patient_chart(request, pk):
             "can_record": access.can_record_observations(user=user, patient=patient),
             "can_edit": access.can_edit_demographics(user=user, patient=patient),
             "can_read_log": access.can_read_access_log(user=user, patient=patient),
+            **consent_context(patient=patient, user=user),
         },
     )
 

@@ -404,6 +404,14 @@ INFERENCE_ON_STABLE = env.bool("INFERENCE_ON_STABLE", default=True)
 
 # --- Clinic -----------------------------------------------------------------------------------
 BREAK_GLASS_HOURS = env.int("BREAK_GLASS_HOURS", default=4)
+# Patients' direct identifiers (name, phone, ID-card number, address) are encrypted at rest
+# (clinic.phi): Fernet keys, comma-separated, the first encrypts and all decrypt (rotation:
+# manage.py rotate_phi_keys); exact-match search goes through an HMAC blind index keyed with
+# PHI_BLIND_INDEX_KEY. Unset, both derive from DJANGO_SECRET_KEY (check --deploy warns).
+PHI_ENCRYPTION_KEYS = [
+    key.strip() for key in (env_secret("PHI_ENCRYPTION_KEYS") or "").split(",") if key.strip()
+]
+PHI_BLIND_INDEX_KEY = env_secret("PHI_BLIND_INDEX_KEY") or ""
 # AI analysis of a patient's images: True runs it only with a granted "ai_analysis" consent;
 # False (default) runs it unless the patient declined or withdrew it (clinic.consent).
 AI_REQUIRES_CONSENT = env.bool("AI_REQUIRES_CONSENT", default=False)

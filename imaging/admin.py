@@ -112,7 +112,6 @@ class StudyAdmin(ReadOnlyAdmin):
         "dicom_patient_id",
         "accession_number",
         "patient__mrn",
-        "patient__name",
         "study_description",
     )
     list_select_related = ("patient",)

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinic.audit import Actor, audit_record
+from clinic.consent import NOT_ASKED, ai_refusal
 from clinic.models import AuditAction
 
 from .ai.bundle import BundleError
@@ -72,6 +73,13 @@ JOB_ERRORS = {
     "version_exists": _("This model version is already registered."),
     "no_previous_version": _("There is no earlier version to roll back to."),
     "bundle_altered": _("The stored bundle no longer matches its checksum."),
+    "consent_declined": _(
+        "The patient declined or withdrew consent to AI analysis or to the processing of their "
+        "data; the model was not run."
+    ),
+    "consent_required": _(
+        "AI analysis needs the patient's consent here (AI_REQUIRES_CONSENT) and none is recorded."
+    ),
 }
 SKIP_CODES = {
     "modality_mismatch",
@@ -140,6 +148,19 @@ def _image_series(study: Study):
     return [s for s in study.series.all() if s.modality.upper() not in NON_IMAGE_MODALITIES]
 
 
+def _consent_block(study: Study) -> tuple[str, str] | None:
+    """Why the patient's consent stops AI on ``study``, as (code, message); None when it may run,
+    and for a study not matched to a patient yet (see clinic.consent)."""
+    refusal = ai_refusal(study.patient) if study.patient_id else None
+    if refusal is None:
+        return None
+    purpose, status = refusal
+    if status == NOT_ASKED:
+        return "consent_required", "AI analysis needs the patient's consent; none is recorded."
+    what = "AI analysis" if purpose == "ai_analysis" else "the processing of their data"
+    return "consent_declined", f"The patient has {status} consent to {what}."
+
+
 def _enqueue(job: InferenceJob) -> None:
     from .tasks import inference_job_run
 
@@ -154,7 +175,9 @@ def inference_request(
 
     A series the model does not take gets a job "skipped" with the reason, so a person who asked
     sees why; on automatic runs only a near miss (too few slices) is recorded that way. A series
-    already queued, running or done for the same version and content is not run again.
+    already queued, running or done for the same version and content is not run again. When the
+    patient's consent does not allow AI, the series it would run on get such a job instead,
+    with the consent code.
     """
     models = (
         [model]
@@ -165,6 +188,7 @@ def inference_request(
     )
     jobs = []
     now = timezone.now()
+    blocked = _consent_block(study)
     for candidate in models:
         version = candidate.active_version
         if version is None:
@@ -187,6 +211,7 @@ def inference_request(
             reason = series_route(model=candidate, series=series)
             if reason is not None and trigger == "stable" and reason[0] != "too_few_slices":
                 continue
+            reason = blocked or reason
             job = InferenceJob(
                 model_version=version,
                 study=study,
@@ -343,6 +368,10 @@ def job_run(*, job_id: int, worker: str = "") -> str:
     log = _JobLog(job)
     log.line(f"attempt {job.attempts} on {worker or 'worker'}")
     try:
+        # Consent may have been withdrawn while the job waited in the queue.
+        blocked = _consent_block(job.study)
+        if blocked is not None:
+            return _job_end(job, log, JobStatus.SKIPPED, *blocked)
         return _job_execute(job, log)
     except _Superseded:
         return "superseded"

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clinic.audit import Actor, audit_record
 from clinic.forms import DateInput
 from clinic.models import AuditAction, Role
+from clinic.selectors import patient_identifier_q
 
 from . import access, selectors
 from .models import AIModel, Series
@@ -67,8 +68,7 @@ def _study_search(studies, data: dict):
             Q(patient_name__icontains=query)
             | Q(dicom_patient_id__icontains=query)
             | Q(accession_number__icontains=query)
-            | Q(patient__name__icontains=query)
-            | Q(patient__mrn__iexact=query)
+            | patient_identifier_q(query, via="patient__")  # encrypted names: whole only
         )
     if data.get("modality"):
         studies = studies.filter(

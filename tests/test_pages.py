@@ -35,10 +35,14 @@ def test_a_scheduler_may_not_search_patients(client_as, scheduler):
 
 
 def test_a_doctor_searches_and_finds_only_their_patients(client_as, owner, patient):
-    PatientFactory(name="张三丰")
-    page = client_as(owner).get(reverse("clinic:patient_search"), {"q": "张"}).content.decode()
+    namesake = PatientFactory(name=patient.name)  # the same name, not Dr Alice's patient
+    search = reverse("clinic:patient_search")
+    page = client_as(owner).get(search, {"q": patient.name}).content.decode()
     assert patient.mrn in page
-    assert "张三丰" not in page
+    assert namesake.mrn not in page
+    # Names are encrypted at rest: only the whole name finds the patient (clinic.phi).
+    partial = client_as(owner).get(search, {"q": patient.name[0]}).content.decode()
+    assert patient.mrn not in partial
     assert AuditEvent.objects.filter(action=AuditAction.SEARCH, user=owner).exists()
 
 
@@ -132,8 +136,9 @@ def test_a_receptionist_registers_a_patient_but_cannot_open_the_chart(client_as,
     )
     assert response.status_code == 302
     from clinic.models import Patient
+    from clinic.phi import blind_index
 
-    created = Patient.objects.get(name="刘洋")
+    created = Patient.objects.get(name_index=blind_index("name", "刘洋"))
     assert client.get(reverse("clinic:patient_chart", args=[created.pk])).status_code == 404
 
 

@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce, Replace
 from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Department, EpisodeOfCare, Role
+from clinic.selectors import patient_identifier_q
 
 from .. import access
 from ..models import Finding, FindingStatus, InferenceJob, JobStatus, Series, Study
@@ -172,8 +173,10 @@ def worklist_studies(
     (``worklist_annotate``) and most urgent first (``worklist_order``)."""
     studies = worklist_annotate(worklist_scope(user=user, scope=scope))
     if query:
+        # The patient's own name is encrypted: matched whole (clinic.phi); MRN, the DICOM name
+        # and the accession number match in part.
         studies = studies.filter(
-            Q(patient__name__icontains=query)
+            patient_identifier_q(query, via="patient__")
             | Q(patient__mrn__icontains=query)
             | Q(patient_name__icontains=query)
             | Q(accession_number__icontains=query)

@@ -107,7 +107,14 @@ PRODUCTION = {
 
 
 def test_production_settings_pass_the_deploy_check(tmp_path):
-    env = {**PRODUCTION, "DJANGO_SECRET_KEY": secrets.token_urlsafe(64)}
+    from cryptography.fernet import Fernet
+
+    env = {
+        **PRODUCTION,
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "PHI_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "PHI_BLIND_INDEX_KEY": secrets.token_urlsafe(48),
+    }
     result = run_django(tmp_path, env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout, result.stdout + result.stderr
@@ -116,7 +123,14 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
 def test_the_deploy_check_fails_on_the_development_defaults(tmp_path):
     result = run_django(tmp_path, {}, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0
-    for check in ("security.W004", "security.W008", "security.W012", "security.W016"):
+    for check in (
+        "security.W004",
+        "security.W008",
+        "security.W012",
+        "security.W016",
+        "clinic.W001",
+        "clinic.W002",
+    ):
         assert check in result.stderr
 
 

@@ -198,6 +198,8 @@ ROUTES = {
     "rosters:detail": (lambda w: {"pk": w["period"].pk}, ["get"]),
     "rosters:action": (lambda w: {"pk": w["period"].pk}, ["post"]),
     "rosters:cell": (lambda w: {"pk": w["period"].pk}, ["post"]),
+    "rosters:move": (lambda w: {"pk": w["period"].pk}, ["post"]),
+    "rosters:compare": (lambda w: {"pk": w["period"].pk}, ["get"]),
     "rosters:progress": (lambda w: {"pk": w["period"].pk}, ["get"]),
     "rosters:export_csv": (lambda w: {"pk": w["period"].pk}, ["get"]),
     "rosters:export_ics": (lambda w: {"pk": w["period"].pk}, ["get"]),
@@ -234,6 +236,7 @@ ROUTES = {
     "clinic:allergy_create": (lambda w: {"pk": w["patient"].pk}, ["get", "post"]),
     "clinic:break_glass": (lambda w: {"pk": w["patient"].pk}, ["get"]),
     "clinic:patient_access_log": (lambda w: {"pk": w["patient"].pk}, ["get"]),
+    "clinic:patient_consent": (lambda w: {"pk": w["patient"].pk}, ["get", "post"]),
 }
 # Pages an unrelated *doctor* may open, showing nothing private: the emergency-access form
 # (access needs a reason, is audited and flagged) and the waiting-room board (masked names).

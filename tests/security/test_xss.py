@@ -120,7 +120,6 @@ def test_the_doctors_pages_show_the_markup_as_text(client_as, owner, hostile):
     client = client_as(owner)
     record, pending = hostile["record"], hostile["pending"]
     assert_escaped(client.get(reverse("clinic:patient_chart", args=[record.pk])), NAME, ENCOUNTER)
-    assert_escaped(client.get(reverse("clinic:patient_search"), {"q": "张"}), NAME)
     assert_escaped(client.get(reverse("clinic:patient_search"), {"q": NAME}), NAME)
     assert_escaped(client.get(reverse("home")))
     assert_escaped(client.get(reverse("appointments:inbox")), NAME, COMPLAINT)
