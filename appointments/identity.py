@@ -140,8 +140,8 @@ def account_phone(user) -> str:
 def people_for(user) -> list[Patient]:
     """The people ``user`` books for (就诊人): their own record first, then their dependants."""
     own = list(Patient.objects.filter(account=user))
-    others = Patient.objects.filter(managers__manager=user).exclude(account=user).order_by("name")
-    return own + list(others)
+    others = Patient.objects.filter(managers__manager=user).exclude(account=user)
+    return own + sorted(others, key=lambda p: (p.name, p.pk))  # names are encrypted in the database
 
 
 @transaction.atomic
