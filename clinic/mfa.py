@@ -198,7 +198,6 @@ def _looks_like_totp(token: str, device: TOTPDevice) -> bool:
     return token.isdigit() and len(token) == device.digits
 
 
-@transaction.atomic
 def mfa_locked_out(*, user: User, ip: str | None) -> bool:
     """AXES_FAILURE_LIMIT wrong codes for ``user`` from ``ip`` since their last good code and
     within AXES_COOLOFF_TIME lock the code step for that pair, as django-axes locks passwords."""
@@ -221,6 +220,7 @@ def mfa_locked_out(*, user: User, ip: str | None) -> bool:
     return failures.count() >= settings.AXES_FAILURE_LIMIT
 
 
+@transaction.atomic
 def mfa_verify(*, actor: Actor, user: User, token: str) -> VerifyResult:
     """Check a code from the authenticator or a recovery code (used up on success).
 
