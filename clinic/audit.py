@@ -19,6 +19,7 @@ from .audit_chain import (
     chain_key,
     link_hash,
     normalise_details,
+    without_nul,
 )
 from .models import AuditAction, AuditChainHead, AuditEvent, Patient
 
@@ -75,7 +76,7 @@ def audit_record(
         patient = obj
     fields = {
         "user_id": user.pk if user else None,
-        "username": (user.get_username() if user else username)[:150],
+        "username": without_nul((user.get_username() if user else username)[:150]),
         "role": getattr(user, "role", "") if user else "",
         "action": str(action),
         "object_type": obj._meta.model_name if obj is not None else "",
@@ -83,8 +84,8 @@ def audit_record(
         "patient_id": patient.pk if patient is not None else None,
         # As the database gives it back (an IPv6 address is written in its canonical form).
         "ip": AuditEvent._meta.get_field("ip").get_prep_value(actor.ip) or None,
-        "user_agent": actor.user_agent,
-        "reason": reason,
+        "user_agent": without_nul(actor.user_agent or ""),
+        "reason": without_nul(reason),
         "flagged": flagged,
         "details": normalise_details(details),
     }

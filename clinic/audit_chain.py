@@ -79,8 +79,24 @@ def _key_file(path: str) -> str:
 
 
 def normalise_details(details: Mapping | None) -> dict:
-    """Details as the database will give them back (tuples become lists, keys strings)."""
-    return json.loads(json.dumps(details or {}, allow_nan=False))
+    """Details as the database will give them back (tuples become lists, keys strings). A NUL
+    character, which PostgreSQL cannot store in text or jsonb, becomes U+FFFD on both databases
+    (a search typed with one is still audited, not a server error)."""
+    return _without_nul(json.loads(json.dumps(details or {}, allow_nan=False)))
+
+
+def without_nul(text: str) -> str:
+    return text.replace("\x00", "\ufffd")
+
+
+def _without_nul(value):
+    if isinstance(value, str):
+        return without_nul(value)
+    if isinstance(value, dict):
+        return {without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def _canonical_json_value(value):

@@ -17,7 +17,7 @@ def patient_identifier_q(query: str, *, via: str = "") -> Q:
     and ID-card numbers are encrypted at rest (clinic.phi), so they match through their blind
     indexes: whole values only, spelled as stored (case and spacing aside). ``via`` prefixes the
     lookups for a relation (``"patient__"``)."""
-    query = (query or "").strip()
+    query = (query or "").replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
     condition = Q(**{f"{via}mrn__iexact": query})
     for kind in ("name", "phone", "id_number"):
         digest = blind_index(kind, query)
@@ -29,7 +29,7 @@ def patient_identifier_q(query: str, *, via: str = "") -> Q:
 def patient_search(*, user, query: str) -> QuerySet[Patient]:
     """Patients ``user`` may find, by their exact MRN, full name, phone or ID-card number."""
     patients = access.patients_findable_by(user)
-    query = (query or "").strip()
+    query = (query or "").replace("\x00", "").strip()
     if not query:
         return patients.order_by("mrn")[:0] if user.role == "receptionist" else patients
     return patients.filter(patient_identifier_q(query)).order_by("mrn")

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import translation
 
 from clinic.audit import Actor
 from clinic.consent import NOT_ASKED, ai_allowed, consent_record, consent_status
@@ -26,6 +27,13 @@ from imaging.registry import model_version_import
 from tests.ai_core.builders import threshold_bundle
 
 from .factories import EncounterFactory, PatientFactory, UserFactory
+
+
+def zh(text: str) -> str:
+    """``text`` as the pages show it: they are served in Chinese."""
+    with translation.override("zh-hans"):
+        return translation.gettext(text)
+
 
 pytestmark = pytest.mark.django_db
 
@@ -238,7 +246,7 @@ def test_the_chart_shows_the_consent_card_and_the_doctor_records_a_decision(
 ):
     client = client_as(owner)
     chart = client.get(reverse("clinic:patient_chart", args=[patient.pk])).content.decode()
-    assert 'data-testid="consent-card"' in chart and "Not asked" in chart
+    assert 'data-testid="consent-card"' in chart and zh("Not asked") in chart
     assert reverse("clinic:patient_consent", args=[patient.pk]) in chart
     response = client.post(
         reverse("clinic:patient_consent", args=[patient.pk]),
@@ -248,7 +256,8 @@ def test_the_chart_shows_the_consent_card_and_the_doctor_records_a_decision(
     consent = PatientConsent.objects.get(patient=patient)
     assert (consent.decision, consent.recorded_by, consent.note) == ("declined", owner, "form 17")
     chart = client.get(reverse("clinic:patient_chart", args=[patient.pk])).content.decode()
-    assert "AI models will not analyse this patient" in chart and "form 17" in chart
+    assert zh("AI models will not analyse this patient's images.") in chart
+    assert "form 17" in chart
 
 
 def test_a_nurse_of_the_department_records_consent(client_as, colleague, patient):
@@ -266,7 +275,7 @@ def test_an_invalid_decision_shows_the_error_and_records_nothing(client_as, owne
         {"purpose": "ai_analysis", "decision": "withdrawn", "method": "paper"},
     )
     assert response.status_code == 200
-    assert "Only a granted consent can be withdrawn." in response.content.decode()
+    assert zh("Only a granted consent can be withdrawn.") in response.content.decode()
     assert not PatientConsent.objects.exists()
 
 
@@ -318,7 +327,7 @@ def test_a_patient_sees_and_changes_their_own_consents(client_as, account, patie
     client = client_as(account)
     page = client.get(reverse("clinic:my_privacy"))
     html = page.content.decode()
-    assert page.status_code == 200 and "Not asked" in html and "Withdraw consent" in html
+    assert page.status_code == 200 and zh("Not asked") in html and zh("Withdraw consent") in html
     home = client.get(reverse("home")).content.decode()
     assert f'href="{reverse("clinic:my_privacy")}"' in home  # in the navigation
     response = client.post(

@@ -78,6 +78,8 @@ class Query:
 
 def parse(params, *, level: str) -> Query:
     """Turn QIDO query parameters into a Query for ``level``; raises BadQuery."""
+    if any("\x00" in key or any("\x00" in v for v in params.getlist(key)) for key in params):
+        raise BadQuery("Query parameters must not contain NUL characters")
     fuzzy = params.get("fuzzymatching", "false").lower() == "true"
     condition = Q()
     include: set[str] = set()
