@@ -14,6 +14,7 @@ from appointments.sms import LocmemSmsBackend
 from appointments.tokens import new_key, token_for
 from clinic.audit import Actor
 from clinic.models import Role
+from clinic.phi import blind_index
 
 from ..appointments.conftest import make_account, make_session, own_record
 from ..factories import make_id_number
@@ -88,7 +89,7 @@ def test_a_new_patient_goes_from_the_qr_code_to_a_rated_visit(
     page.fill("#complaint", "心悸三天")
     page.click("[data-testid=book]")
     page.wait_for_selector("[data-testid=status]")
-    appointment = Appointment.objects.get(patient__name="孙悦")
+    appointment = Appointment.objects.get(patient__name_index=blind_index("name", "孙悦"))
     assert appointment.status == "pending"
 
     # The doctor confirms in their inbox; the patient's page follows by itself.

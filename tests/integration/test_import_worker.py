@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from clinic.models import AuditAction, AuditEvent, Patient, PatientImport
+from clinic.phi import blind_index
 
 from ..factories import make_id_number
 
@@ -45,17 +46,19 @@ def finished(job: PatientImport, timeout: float = 60) -> PatientImport:
 def test_the_worker_imports_an_uploaded_file(celery_worker_process, client_as, admin_user):
     client = client_as(admin_user)
 
-    job = finished(upload(
-        client,
-        f"张伟,男,1985-03-12,13800138000,{ID_A},北京市东城区,李娜,13900139000",
-        f"王芳,女,1990/11/02,13912345678,{ID_B},,,",
-        f"张伟,男,1985-03-12,,{ID_A},,,",
-    ))
+    job = finished(
+        upload(
+            client,
+            f"张伟,男,1985-03-12,13800138000,{ID_A},北京市东城区,李娜,13900139000",
+            f"王芳,女,1990/11/02,13912345678,{ID_B},,,",
+            f"张伟,男,1985-03-12,,{ID_A},,,",
+        )
+    )
 
     assert job.status == PatientImport.Status.SUCCEEDED
     assert job.report["summary"] == {"created": 2, "merged": 1, "rejected": 0}
-    zhang = Patient.objects.get(id_number=ID_A)
-    wang = Patient.objects.get(id_number=ID_B)
+    zhang = Patient.objects.get(id_number_index=blind_index("id_number", ID_A))
+    wang = Patient.objects.get(id_number_index=blind_index("id_number", ID_B))
     assert [r["mrn"] for r in job.report["rows"]] == [zhang.mrn, wang.mrn, zhang.mrn]
     assert zhang.mrn == f"P{zhang.pk:08d}"
     assert AuditEvent.objects.filter(action=AuditAction.IMPORT, user=admin_user).count() == 3
@@ -68,11 +71,13 @@ def test_the_worker_fails_a_file_with_a_bad_row_and_imports_nothing(
 ):
     wrong_checksum = ID_B[:-1] + ("0" if ID_B[-1] != "0" else "1")
 
-    job = finished(upload(
-        client_as(admin_user),
-        f"张伟,男,1985-03-12,13800138000,{ID_A},,,",
-        f"王芳,女,1990-11-02,13912345678,{wrong_checksum},,,",
-    ))
+    job = finished(
+        upload(
+            client_as(admin_user),
+            f"张伟,男,1985-03-12,13800138000,{ID_A},,,",
+            f"王芳,女,1990-11-02,13912345678,{wrong_checksum},,,",
+        )
+    )
 
     assert job.status == PatientImport.Status.FAILED
     assert job.report["summary"]["rejected"] == 1
@@ -82,9 +87,9 @@ def test_the_worker_fails_a_file_with_a_bad_row_and_imports_nothing(
 
 
 def test_the_worker_runs_a_dry_run_without_writing(celery_worker_process, client_as, admin_user):
-    job = finished(upload(
-        client_as(admin_user), f"张伟,男,1985-03-12,13800138000,{ID_A},,,", dry_run=True
-    ))
+    job = finished(
+        upload(client_as(admin_user), f"张伟,男,1985-03-12,13800138000,{ID_A},,,", dry_run=True)
+    )
 
     assert job.status == PatientImport.Status.SUCCEEDED
     assert job.report["summary"]["created"] == 1
