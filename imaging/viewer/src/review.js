@@ -2,6 +2,8 @@
 // accept / reject with a reason / correct (box or brush) / add a missed finding, and sign-off.
 // Every change is saved at once; the server's answer replaces the finding in the list.
 
+import { labelColour } from './overlays.js';
+
 function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attributes)) {
@@ -70,7 +72,7 @@ export class ReviewPanel {
     const toggle = el('input', { type: 'checkbox', title: this.T.show, dataset: { toggle: String(finding.id) } });
     toggle.checked = !this.layer.hidden.has(finding.id);
     const swatch = el('span', { class: 'swatch' });
-    const colour = this.layer.labels.includes(finding.label) ? this.colourOf(finding) : [255, 48, 48];
+    const colour = labelColour(finding.label, this.layer.labels);
     swatch.style.background = `rgb(${colour.join(',')})`;
     const title = el('button', { type: 'button', class: 'finding-title', dataset: { jump: String(finding.id) } },
       el('strong', { text: finding.label }),
@@ -104,11 +106,6 @@ export class ReviewPanel {
       li.append(actions);
     }
     return li;
-  }
-
-  colourOf(finding) {
-    const palette = [[255, 48, 48], [255, 200, 0], [0, 200, 255], [200, 80, 255], [0, 230, 120], [255, 120, 200]];
-    return palette[this.layer.labels.indexOf(finding.label) % palette.length];
   }
 
   byId(id) {
