@@ -1,10 +1,9 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
-from . import api
+from . import api, api_token
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", api_token.ObtainTokenView.as_view(), name="api-token"),
     path("me/", api.MeView.as_view(), name="api-me"),
     path("departments/", api.DepartmentListView.as_view(), name="api-departments"),
     path("patients/", api.PatientListCreateView.as_view(), name="api-patients"),

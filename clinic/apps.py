@@ -9,7 +9,10 @@ class ClinicConfig(AppConfig):
     def ready(self) -> None:
         from django.core.checks import Tags, register
 
-        from . import auth_events  # noqa: F401  (connects the login/logout audit receivers)
+        from . import (
+            auth_events,  # noqa: F401  (connects the login/logout audit receivers)
+            authentication,  # noqa: F401  (API tokens end with the sessions)
+        )
         from .phi import deploy_check
 
         register(deploy_check, Tags.security, deploy=True)

@@ -22,6 +22,15 @@ CATALOGUE: dict[str, ErrorCode] = {
     for entry in [
         ErrorCode("not_authenticated", 401, _("No credentials were given.")),
         ErrorCode("authentication_failed", 401, _("The credentials were wrong.")),
+        ErrorCode(
+            "api_token_required",
+            401,
+            _("Accounts with two-step sign-in send an API token, not a password."),
+        ),
+        ErrorCode(
+            "mfa_code_required", 400, _("Enter the code from your authenticator app.")
+        ),
+        ErrorCode("mfa_code_wrong", 400, _("The code is wrong or was already used.")),
         ErrorCode("permission_denied", 403, _("Your role does not allow this action.")),
         ErrorCode(
             "mfa_required",

@@ -157,6 +157,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "clinic.authentication.lockout_response"  # JSON for API clients
 # The audit trail records every attempt (clinic.auth_events); axes keeps only its counters.
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_DISABLE_ACCESS_LOG = True
@@ -230,7 +231,8 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 WHITENOISE_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # DICOM files: written atomically (temp file + rename), never overwritten.
+    # DICOM files: written atomically (temp file + rename), never overwritten; encrypted at
+    # rest when DICOM_ENCRYPTION_KEYS is set (below).
     "dicom": {
         "BACKEND": "imaging.storage.AtomicFileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT / "dicom")},
@@ -287,8 +289,8 @@ REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate challenge makes unauthenticated requests 401 (not 403)
     # without making browsers pop up a Basic-auth dialog over the app's own pages.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "clinic.authentication.AuditedTokenAuthentication",
+        "clinic.authentication.PasswordBasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -385,6 +387,14 @@ STABLE_SECONDS = env.float("STABLE_SECONDS", default=10.0)
 DICOMWEB_MAX_UPLOAD_BYTES = env.int("DICOMWEB_MAX_UPLOAD_BYTES", default=2 * 1024**3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=50 * 1024**2)
 DICOM_AE_TITLE = env.str("DICOM_AE_TITLE", default="AIMASS")
+# DICOM files encrypted at rest (imaging.encryption: AES-256-GCM in 64 KiB segments, so frames
+# are still read by offset): 32-byte keys as URL-safe base64, comma-separated; the first
+# encrypts, all decrypt. Rotation and encrypting an existing store: manage.py rotate_dicom_keys.
+DICOM_ENCRYPTION_KEYS = [
+    key.strip() for key in (env_secret("DICOM_ENCRYPTION_KEYS") or "").split(",") if key.strip()
+]
+if DICOM_ENCRYPTION_KEYS:
+    STORAGES["dicom"]["BACKEND"] = "imaging.storage.EncryptedFileSystemStorage"
 
 # --- Model service ----------------------------------------------------------------------------
 # Where a worker unpacks model bundles (one folder per bundle sha256).

@@ -130,7 +130,13 @@ def _same_or_conflict(result: IngestResult, existing: dict, sha256: str) -> Inge
 
 
 def _incoming_dir(storage) -> str:
-    if isinstance(storage, FileSystemStorage):
+    """Where an arriving file waits while it is parsed: beside the store for a plain local
+    store (so the rename into place is atomic); in memory (/dev/shm) for an encrypting store,
+    so plaintext never reaches its disk."""
+    encrypts = getattr(storage, "encrypts", False)
+    if encrypts and os.path.isdir("/dev/shm"):
+        path = os.path.join("/dev/shm", "aimass-incoming")
+    elif isinstance(storage, FileSystemStorage) and not encrypts:
         path = storage.path(".incoming")
     else:
         path = os.path.join(tempfile.gettempdir(), "aimass-incoming")
@@ -144,7 +150,7 @@ def _storage_name(parsed: ParsedInstance, sha256: str) -> str:
 
 
 def _store(storage, name: str, tmp_path: str) -> None:
-    if isinstance(storage, FileSystemStorage):
+    if isinstance(storage, FileSystemStorage) and not getattr(storage, "encrypts", False):
         final = storage.path(name)
         os.makedirs(os.path.dirname(final), exist_ok=True)
         os.chmod(tmp_path, 0o640)

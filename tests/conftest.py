@@ -117,17 +117,41 @@ def api():
 def api_as(api):
     def login(user):
         api.force_authenticate(user=None)
-        api.credentials(**basic_auth(user))
+        api.credentials(**api_auth(user))
         return api
 
     return login
 
 
-def basic_auth(user) -> dict:
+def api_auth(user) -> dict:
+    """Test-client headers that sign ``user`` in to the API as a script would: HTTP Basic for
+    accounts that may use a password alone, an API token for accounts with two-step sign-in
+    (clinic.authentication refuses their password alone)."""
+    return {"HTTP_AUTHORIZATION": api_authorization(user)}
+
+
+def api_authorization(user) -> str:
+    """The Authorization header value ``api_auth`` sends."""
     import base64
 
-    token = base64.b64encode(f"{user.username}:{PASSWORD}".encode()).decode()
-    return {"HTTP_AUTHORIZATION": f"Basic {token}"}
+    from rest_framework.authtoken.models import Token
+
+    from clinic.authentication import password_alone_allowed
+
+    if password_alone_allowed(user):
+        return "Basic " + base64.b64encode(f"{user.username}:{PASSWORD}".encode()).decode()
+    token, _ = Token.objects.get_or_create(user=user)
+    return f"Token {token.key}"
+
+
+def api_session(user):
+    """A requests session (for dicomweb-client and plain requests against a live server) that
+    sends ``api_auth``."""
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = api_authorization(user)
+    return session
 
 
 def authenticator_code(device) -> str:

@@ -21,7 +21,7 @@ from clinic import mfa
 from clinic.audit import Actor
 from clinic.models import AuditAction, AuditEvent, Encounter, Role
 
-from .conftest import authenticator_code, basic_auth
+from .conftest import api_auth, authenticator_code
 from .factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -337,7 +337,7 @@ def test_with_mfa_not_required_only_staff_who_set_it_up_are_asked(client, settin
 
 def test_the_api_with_basic_auth_needs_no_code(api, owner):
     enrolled(owner)
-    response = api.get("/api/v1/me/", **basic_auth(owner))
+    response = api.get("/api/v1/me/", **api_auth(owner))
     assert response.status_code == 200
 
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from clinic.models import AuditAction, AuditEvent
 
-from .conftest import basic_auth
+from .conftest import api_auth
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def test_an_outsider_gets_404_and_no_data_from_every_patient_page(
 
 @pytest.mark.parametrize("name", API + ["api-patient-access-log"])
 def test_an_outsider_gets_404_and_no_data_from_every_patient_api(api, outsider, patient, name):
-    response = api.get(reverse(name, args=[patient.pk]), **basic_auth(outsider))
+    response = api.get(reverse(name, args=[patient.pk]), **api_auth(outsider))
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert patient.name not in response.content.decode()
@@ -48,7 +48,7 @@ def test_an_outsider_gets_404_and_no_data_from_every_patient_api(api, outsider, 
 def test_an_outsider_cannot_open_an_encounter_by_its_own_id(api, client_as, outsider, patient):
     encounter = patient.encounters.get()
     assert (
-        api.get(reverse("api-encounter", args=[encounter.pk]), **basic_auth(outsider)).status_code
+        api.get(reverse("api-encounter", args=[encounter.pk]), **api_auth(outsider)).status_code
         == 404
     )
     assert (
@@ -56,7 +56,7 @@ def test_an_outsider_cannot_open_an_encounter_by_its_own_id(api, client_as, outs
             reverse("api-encounter", args=[encounter.pk]),
             {"diagnosis": "x"},
             format="json",
-            **basic_auth(outsider),
+            **api_auth(outsider),
         ).status_code
         == 404
     )
@@ -80,7 +80,7 @@ def test_reading_a_chart_page_writes_an_audit_row(client_as, owner, patient, nam
 
 @pytest.mark.parametrize("name", API)
 def test_reading_through_the_api_writes_an_audit_row(api, owner, patient, name):
-    response = api.get(reverse(name, args=[patient.pk]), **basic_auth(owner))
+    response = api.get(reverse(name, args=[patient.pk]), **api_auth(owner))
     assert response.status_code == 200
     assert AuditEvent.objects.filter(patient=patient, user=owner, action=AuditAction.VIEW).exists()
 

@@ -16,17 +16,21 @@ class FrameLocation:
     fragments: tuple[tuple[int, int], ...]
 
 
-def read_frame(path: str | os.PathLike, location: FrameLocation) -> bytes:
-    with open(path, "rb") as f:
-        if len(location.fragments) == 1:
-            offset, length = location.fragments[0]
-            f.seek(offset)
-            return f.read(length)
-        chunks = []
-        for offset, length in location.fragments:
-            f.seek(offset)
-            chunks.append(f.read(length))
-        return b"".join(chunks)
+def read_frame(source, location: FrameLocation) -> bytes:
+    """The frame's bytes from ``source``: a path, or an open seekable binary file (a stored
+    file that decrypts as it reads, say)."""
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            return read_frame(f, location)
+    if len(location.fragments) == 1:
+        offset, length = location.fragments[0]
+        source.seek(offset)
+        return source.read(length)
+    chunks = []
+    for offset, length in location.fragments:
+        source.seek(offset)
+        chunks.append(source.read(length))
+    return b"".join(chunks)
 
 
 def encapsulated_frames(

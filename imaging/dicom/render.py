@@ -2,6 +2,7 @@
 
 import io
 import os
+from typing import BinaryIO
 
 import numpy as np
 import pydicom
@@ -12,7 +13,7 @@ from .parse import InvalidDicom
 
 
 def render(
-    path: str | os.PathLike,
+    path: str | os.PathLike | BinaryIO,
     *,
     frame: int = 1,
     window: tuple[float, float] | None = None,
@@ -20,7 +21,7 @@ def render(
     quality: int = 90,
     viewport: tuple[int, int] | None = None,
 ) -> bytes:
-    ds = pydicom.dcmread(os.fspath(path))
+    ds = pydicom.dcmread(path)
     count = int(ds.get("NumberOfFrames", 1) or 1)
     if not 1 <= frame <= count:
         raise InvalidDicom("unsupported", f"Frame {frame} does not exist (1-{count}).")

@@ -3,6 +3,7 @@ for Explicit VR Little Endian (PS3.18 8.7.3.5)."""
 
 import io
 import os
+from typing import BinaryIO
 
 import numpy as np
 import pydicom
@@ -43,10 +44,10 @@ def _check(ts: str, target: str) -> None:
 
 
 def transcode_frames(
-    path: str | os.PathLike, target_transfer_syntax: str = ExplicitVRLittleEndian
+    path: str | os.PathLike | BinaryIO, target_transfer_syntax: str = ExplicitVRLittleEndian
 ) -> list[bytes]:
     """Every frame as native little-endian bytes."""
-    ds = pydicom.dcmread(os.fspath(path))
+    ds = pydicom.dcmread(path)
     ts = str(ds.file_meta.TransferSyntaxUID)
     _check(ts, target_transfer_syntax)
     if ts in NATIVE_LITTLE_ENDIAN:
@@ -66,10 +67,10 @@ def _little_endian(array: np.ndarray) -> np.ndarray:
 
 
 def transcode_instance(
-    path: str | os.PathLike, target_transfer_syntax: str = ExplicitVRLittleEndian
+    path: str | os.PathLike | BinaryIO, target_transfer_syntax: str = ExplicitVRLittleEndian
 ) -> bytes:
     """The whole instance re-encoded in Explicit VR Little Endian, pixel data decoded."""
-    ds = pydicom.dcmread(os.fspath(path))
+    ds = pydicom.dcmread(path)
     ts = str(ds.file_meta.TransferSyntaxUID)
     _check(ts, target_transfer_syntax)
     if UID(ts).is_compressed:

@@ -11,14 +11,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
-from rest_framework.authentication import (
-    BasicAuthentication,
-    SessionAuthentication,
-    TokenAuthentication,
-)
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
+from clinic.authentication import AuditedTokenAuthentication, PasswordBasicAuthentication
 from config.errors import error_body
 
 EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
@@ -126,9 +123,10 @@ def multipart_parts(body: bytes, content_type: str) -> list[tuple[dict, bytes]]:
     return parts
 
 
-class CachedBasicAuthentication(BasicAuthentication):
+class CachedBasicAuthentication(PasswordBasicAuthentication):
     """HTTP Basic whose successful checks are remembered for a few minutes in this process.
 
+    Accounts with two-step sign-in are refused (clinic.authentication) and send a token instead.
     Password hashing (PBKDF2, ~1M iterations) costs hundreds of milliseconds; a viewer or a
     script fetching thousands of frames with Basic credentials must not pay it per request.
     The cache key is an HMAC of the credentials with a per-process secret, so the cache never
@@ -161,7 +159,7 @@ class DicomWebView(APIView):
 
     authentication_classes = [
         CachedBasicAuthentication,
-        TokenAuthentication,
+        AuditedTokenAuthentication,
         SessionAuthentication,
     ]
     permission_classes = [IsAuthenticated]

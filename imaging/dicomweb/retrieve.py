@@ -10,7 +10,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 
 from ..dicom import InvalidDicom, can_transcode, read_frame, render, transcode_frames
 from ..dicom import transcode_instance as transcode_file
-from ..storage import dicom_storage
+from ..storage import stored_file
 from .http import (
     EXPLICIT_VR_LE,
     FRAME_MEDIA_TYPES,
@@ -48,8 +48,7 @@ def _requested_transfer_syntax(request, part_type: str) -> str | None:
     return None
 
 
-def _streaminstances_for_user(instances, transfer_syntax: str):
-    storage = dicom_storage()
+def _stream_instances(instances, transfer_syntax: str):
     boundary = f"aimass-{time.monotonic_ns()}"
 
     def parts():
@@ -59,12 +58,12 @@ def _streaminstances_for_user(instances, transfer_syntax: str):
                 f"--{boundary}\r\nContent-Type: application/dicom; transfer-syntax="
                 f"{ts if transfer_syntax == '*' else transfer_syntax}\r\n\r\n"
             ).encode()
-            if transfer_syntax in ("*", ts):
-                with storage.open(instance.file, "rb") as f:
+            with stored_file(instance.file) as f:
+                if transfer_syntax in ("*", ts):
                     while chunk := f.read(1 << 20):
                         yield chunk
-            else:
-                yield transcode_file(storage.path(instance.file), transfer_syntax)
+                else:
+                    yield transcode_file(f, transfer_syntax)
             yield b"\r\n"
         yield f"--{boundary}--\r\n".encode()
 
@@ -97,7 +96,7 @@ class RetrieveView(DicomWebView):
                     406,
                     f"Cannot convert {len(unable)} instance(s) to transfer syntax {ts}.",
                 )
-        response = _streaminstances_for_user(instances, ts)
+        response = _stream_instances(instances, ts)
         if sop_uid:
             response["ETag"] = etag(instances[0], f"-{ts}")
             response["Cache-Control"] = IMMUTABLE
@@ -184,14 +183,15 @@ class FramesView(DicomWebView):
         frame_etag = etag(instance, f"-f{frames}-{ts}")
         if not_modified(request, frame_etag):
             return HttpResponse(status=304, headers={"ETag": frame_etag})
-        path = dicom_storage().path(instance.file)
         if ts in ("*", stored_ts):
             out_ts = stored_ts
-            bodies = [read_frame(path, _location(instance.frames[n - 1])) for n in numbers]
+            with stored_file(instance.file) as f:
+                bodies = [read_frame(f, _location(instance.frames[n - 1])) for n in numbers]
         elif ts == EXPLICIT_VR_LE and can_transcode(stored_ts, ts):
             out_ts = ts
             part_type = "application/octet-stream"
-            decoded = transcode_frames(path, ts)
+            with stored_file(instance.file) as f:
+                decoded = transcode_frames(f, ts)
             bodies = [decoded[n - 1] for n in numbers]
         else:
             return error(
@@ -231,7 +231,7 @@ class BulkdataView(DicomWebView):
             if start > end or start >= length:
                 return HttpResponse(status=416, headers={"Content-Range": f"bytes */{length}"})
             status = 206
-        with dicom_storage().open(instance.file, "rb") as f:
+        with stored_file(instance.file) as f:
             f.seek(offset + start)
             body = f.read(end - start + 1)
         response = HttpResponse(body, status=status, content_type="application/octet-stream")
@@ -291,14 +291,15 @@ class RenderedView(DicomWebView):
         if numbers is None:
             return error("validation_error", 400, "No such frame.")
         try:
-            body = render(
-                dicom_storage().path(instance.file),
-                frame=numbers[0],
-                window=window,
-                media_type=media_type,
-                quality=quality,
-                viewport=viewport,
-            )
+            with stored_file(instance.file) as f:
+                body = render(
+                    f,
+                    frame=numbers[0],
+                    window=window,
+                    media_type=media_type,
+                    quality=quality,
+                    viewport=viewport,
+                )
         except InvalidDicom as exc:
             return error("not_acceptable", 406, exc.message)
         response = HttpResponse(body, content_type=media_type)

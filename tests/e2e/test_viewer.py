@@ -7,13 +7,12 @@ import io
 import numpy as np
 import pytest
 from dicomweb_client.api import DICOMwebClient
-from dicomweb_client.session_utils import create_session_from_user_pass
 from PIL import Image
 
 from imaging.models import Finding, FindingReview, Instance, StudyReport
 from imaging.review.masks import finding_mask_frames
 
-from ..factories import PASSWORD
+from ..conftest import api_session
 from .conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -218,7 +217,7 @@ def test_a_doctor_accepts_rejects_corrects_adds_and_signs(
 
     client = DICOMwebClient(
         url=f"{live_server.url}/dicomweb",
-        session=create_session_from_user_pass(owner.username, PASSWORD),
+        session=api_session(owner),
     )
     sr = client.retrieve_instance(study.study_uid, report.sr_series_uid, report.sr_sop_instance_uid)
     assert sr.Modality == "SR" and sr.VerificationFlag == "VERIFIED"

@@ -8,7 +8,6 @@ import pydicom
 import pytest
 import requests
 from dicomweb_client.api import DICOMwebClient
-from dicomweb_client.session_utils import create_session_from_user_pass
 from pydicom.data import get_testdata_file
 from pydicom.encaps import generate_frames
 from pydicom.uid import generate_uid
@@ -16,7 +15,7 @@ from pydicom.uid import generate_uid
 from clinic.models import AuditAction, AuditEvent
 from imaging.models import Instance, Study
 
-from ..factories import PASSWORD
+from ..conftest import api_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,8 +60,7 @@ def frames_of(ds: pydicom.Dataset) -> list[bytes]:
 @pytest.fixture
 def dicomweb(live_server):
     def client_for(user) -> DICOMwebClient:
-        session = create_session_from_user_pass(user.username, PASSWORD)
-        return DICOMwebClient(url=f"{live_server.url}/dicomweb", session=session)
+        return DICOMwebClient(url=f"{live_server.url}/dicomweb", session=api_session(user))
 
     return client_for
 
@@ -133,8 +131,8 @@ def test_failures_are_reported_per_instance(dicomweb, owner, patient, live_serve
         for payload in (to_bytes(good), b"this is not DICOM",
                         to_bytes(good)[:2000])  # truncated
     ) + f"--{boundary}--\r\n".encode()
-    response = requests.post(
-        f"{live_server.url}/dicomweb/studies", data=body, auth=(owner.username, PASSWORD),
+    response = api_session(owner).post(
+        f"{live_server.url}/dicomweb/studies", data=body,
         headers={"Content-Type": f'multipart/related; type="application/dicom"; '
                                  f"boundary={boundary}",
                  "Accept": "application/dicom+json"},
@@ -216,12 +214,12 @@ def test_qido_matches_wildcards_ranges_uid_lists_and_pages(dicomweb, admin_user)
 
 
 def test_bad_requests_get_clear_errors(live_server, owner):
-    auth = (owner.username, PASSWORD)
+    session = api_session(owner)
     base = f"{live_server.url}/dicomweb"
-    assert requests.get(f"{base}/studies?StudyDate=yesterday", auth=auth).status_code == 400
-    assert requests.get(f"{base}/studies?NoSuchAttribute=1", auth=auth).status_code == 400
-    wrong_type = requests.post(f"{base}/studies", data=b"x", auth=auth,
-                               headers={"Content-Type": "application/json"})
+    assert session.get(f"{base}/studies?StudyDate=yesterday").status_code == 400
+    assert session.get(f"{base}/studies?NoSuchAttribute=1").status_code == 400
+    wrong_type = session.post(f"{base}/studies", data=b"x",
+                              headers={"Content-Type": "application/json"})
     assert wrong_type.status_code == 415
     assert wrong_type.json()["error"]["code"] == "unsupported_media_type"
     assert requests.get(f"{base}/studies").status_code == 401
@@ -232,14 +230,14 @@ def test_frames_carry_etags_and_cache_headers(dicomweb, owner, patient, live_ser
     dicomweb(owner).store_instances([original])
     url = (f"{live_server.url}/dicomweb/studies/{original.StudyInstanceUID}/series/"
            f"{original.SeriesInstanceUID}/instances/{original.SOPInstanceUID}/frames/1")
-    auth = (owner.username, PASSWORD)
-    first = requests.get(url, auth=auth,
-                         headers={"Accept": 'multipart/related; type="application/octet-stream"; '
+    session = api_session(owner)
+    first = session.get(url,
+                        headers={"Accept": 'multipart/related; type="application/octet-stream"; '
                                             "transfer-syntax=*"})
     assert first.status_code == 200
     assert "transfer-syntax=1.2.840.10008.1.2.1" in first.content.decode("latin-1")
     assert "immutable" in first.headers["Cache-Control"]
-    again = requests.get(url, auth=auth, headers={"If-None-Match": first.headers["ETag"]})
+    again = session.get(url, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
 
 
@@ -248,7 +246,7 @@ def test_bulkdata_honours_range_requests(dicomweb, owner, patient, live_server):
     dicomweb(owner).store_instances([original])
     url = (f"{live_server.url}/dicomweb/studies/{original.StudyInstanceUID}/series/"
            f"{original.SeriesInstanceUID}/instances/{original.SOPInstanceUID}/bulkdata/7FE00010")
-    response = requests.get(url, auth=(owner.username, PASSWORD), headers={"Range": "bytes=0-9"})
+    response = api_session(owner).get(url, headers={"Range": "bytes=0-9"})
     assert response.status_code == 206
     assert response.content == original.PixelData[:10]
 
@@ -260,13 +258,12 @@ def test_rendered_and_thumbnail_are_images(dicomweb, owner, patient, live_server
     dicomweb(owner).store_instances([original])
     base = (f"{live_server.url}/dicomweb/studies/{original.StudyInstanceUID}/series/"
             f"{original.SeriesInstanceUID}")
-    auth = (owner.username, PASSWORD)
-    thumb = requests.get(f"{base}/thumbnail", auth=auth)
+    session = api_session(owner)
+    thumb = session.get(f"{base}/thumbnail")
     assert thumb.headers["Content-Type"] == "image/jpeg"
     assert max(Image.open(io.BytesIO(thumb.content)).size) <= 128
-    rendered = requests.get(f"{base}/instances/{original.SOPInstanceUID}/rendered",
-                            params={"window": "40,400"}, auth=auth,
-                            headers={"Accept": "image/png"})
+    rendered = session.get(f"{base}/instances/{original.SOPInstanceUID}/rendered",
+                           params={"window": "40,400"}, headers={"Accept": "image/png"})
     assert Image.open(io.BytesIO(rendered.content)).size == (original.Columns, original.Rows)
 
 

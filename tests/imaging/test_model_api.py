@@ -21,7 +21,7 @@ from imaging.inference import JOB_ERRORS
 from imaging.models import AIModel, Finding, InferenceJob, JobStatus, ModelVersion, RoutingRule
 from imaging.registry import model_storage, model_version_activate
 
-from ..conftest import basic_auth
+from ..conftest import api_auth
 from ..factories import UserFactory
 from .test_pages import ct_dataset, ingest
 
@@ -212,7 +212,7 @@ def test_each_endpoint_answers_each_persona_as_its_rules_say(
 ):
     method, url_of, expected = ACCESS[endpoint]
     if who != "anonymous":
-        api.credentials(**basic_auth(request.getfixturevalue(who)))
+        api.credentials(**api_auth(request.getfixturevalue(who)))
     url = url_of({"study": study, "version": version, "job": job})
 
     response = getattr(api, method)(url, format="json")

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from clinic.models import Patient
 from clinic.phi import blind_index
 
-from ..conftest import basic_auth
+from ..conftest import api_auth
 from ..factories import PASSWORD, make_id_number
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +64,7 @@ def test_no_api_view_enables_another_parser():
 )
 def test_xml_pickle_and_yaml_bodies_are_refused_with_415(api, receptionist, content_type, body):
     response = api.post(
-        "/api/v1/patients/", body, content_type=content_type, **basic_auth(receptionist)
+        "/api/v1/patients/", body, content_type=content_type, **api_auth(receptionist)
     )
     assert response.status_code == 415
     error = response.json()["error"]
@@ -75,7 +75,7 @@ def test_xml_pickle_and_yaml_bodies_are_refused_with_415(api, receptionist, cont
 
 def test_a_json_body_is_accepted(api, receptionist):
     response = api.post(
-        "/api/v1/patients/", new_patient(), format="json", **basic_auth(receptionist)
+        "/api/v1/patients/", new_patient(), format="json", **api_auth(receptionist)
     )
     assert response.status_code == 201, response.json()
 
@@ -129,6 +129,6 @@ def test_token_and_basic_clients_need_no_csrf_token(receptionist):
         "/api/v1/patients/",
         new_patient(),
         content_type="application/json",
-        **basic_auth(receptionist),
+        **api_auth(receptionist),
     )
     assert response.status_code == 201, response.content

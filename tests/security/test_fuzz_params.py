@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from tests.factories import PatientFactory
 
-from ..conftest import basic_auth
+from ..conftest import api_auth
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +77,7 @@ def test_the_api_lists_answer_hostile_parameters_without_error(api, admin_user, 
     problems = []
     for name, params in API_LISTS:
         url = reverse(name)
-        problems += _fuzz(lambda u, p: api.get(u, p, **basic_auth(admin_user)), url, params)
+        problems += _fuzz(lambda u, p: api.get(u, p, **api_auth(admin_user)), url, params)
     assert problems == []
 
 
@@ -92,7 +92,7 @@ def test_the_pages_answer_hostile_parameters_without_error(client_as, admin_user
 def test_dicomweb_searches_answer_hostile_parameters_without_error(api, admin_user):
     problems = []
     for url, params in DICOMWEB:
-        problems += _fuzz(lambda u, p: api.get(u, p, **basic_auth(admin_user)), url, params)
+        problems += _fuzz(lambda u, p: api.get(u, p, **api_auth(admin_user)), url, params)
     assert problems == []
 
 
@@ -101,7 +101,7 @@ def test_dicomweb_searches_answer_hostile_parameters_without_error(api, admin_us
 )
 def test_an_unoffered_sort_key_is_ignored(api, admin_user, patients, key):
     url = reverse("api-patients")
-    auth = basic_auth(admin_user)
+    auth = api_auth(admin_user)
     plain = [row["id"] for row in api.get(url, **auth).json()["results"]]
     sorted_by = [row["id"] for row in api.get(url, {"ordering": key}, **auth).json()["results"]]
     assert sorted_by == plain

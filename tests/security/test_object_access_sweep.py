@@ -19,7 +19,7 @@ from imaging.models import AIModel, Finding, InferenceJob, Instance, ModelVersio
 from imaging.services import IngestSession
 
 from ..appointments.conftest import make_account, make_session, own_record
-from ..conftest import basic_auth, two_step_passed
+from ..conftest import api_auth, two_step_passed
 from ..imaging.test_pages import ct_bytes
 
 pytestmark = pytest.mark.django_db
@@ -272,7 +272,7 @@ def _refusals(client, world, name, user, who) -> list[str]:
         methods = ["get"] if "get" in methods else []
     url = reverse(name, kwargs=kwargs_for(world))
     api = name.startswith("api-") or name.startswith("dicomweb:")
-    extra = basic_auth(user) if who == "doctor" and api else {}
+    extra = api_auth(user) if who == "doctor" and api else {}
     problems = []
     for method in methods:
         response = getattr(client, method)(url, **extra)

@@ -85,12 +85,12 @@ def test_a_search_inside_an_encrypted_field_is_refused_loudly(zhang):
 
 
 def test_the_api_finds_by_exact_phone_and_the_mrn_still_works(zhang, api, admin_user):
-    from tests.conftest import basic_auth
+    from tests.conftest import api_auth
 
     url = reverse("api-patients")
-    by_phone = api.get(url, {"phone": "13800138000"}, **basic_auth(admin_user)).json()
+    by_phone = api.get(url, {"phone": "13800138000"}, **api_auth(admin_user)).json()
     assert [p["mrn"] for p in by_phone["results"]] == [zhang.mrn]
-    by_q = api.get(url, {"q": zhang.mrn}, **basic_auth(admin_user)).json()
+    by_q = api.get(url, {"q": zhang.mrn}, **api_auth(admin_user)).json()
     assert [p["name"] for p in by_q["results"]] == ["张伟"]
 
 

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.django_db
 # API views open to anyone, with the reason.
 PUBLIC_API_VIEWS = {
     "config.api.ErrorCatalogueView": "the list of error codes, no data",
+    "clinic.api_token.ObtainTokenView": "sign-in itself: a password (and a code) for a token",
 }
 
 
