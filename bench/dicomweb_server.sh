@@ -14,7 +14,10 @@ BIN=.venv/bin
 "$BIN/python" manage.py shell -c "
 from clinic.models import User, Role
 u, _ = User.objects.get_or_create(username='bench', defaults={'role': Role.ADMIN})
-u.role = Role.ADMIN; u.set_password('bench-password'); u.save()"
+u.role = Role.ADMIN; u.set_password('bench-password'); u.save()
+# An administrator signs in with two steps, so scripts send a token, not the password.
+from rest_framework.authtoken.models import Token
+open('$ROOT/bench-token', 'w').write(Token.objects.get_or_create(user=u)[0].key)"
 
 "$BIN/gunicorn" config.wsgi --bind 127.0.0.1:8000 --workers "${WEB_WORKERS:-3}" \
     --worker-class gthread --threads "${WEB_THREADS:-4}" --access-logfile - \
@@ -25,5 +28,5 @@ TCP_NODELAY=1 "$BIN/python" manage.py dicom_scp --port 11112 --ae-title AIMASS \
 scp=$!
 trap 'kill $web $scp 2>/dev/null; wait' EXIT INT TERM
 echo "gunicorn pid $web, dicom_scp pid $scp; DICOMweb at http://127.0.0.1:8000/dicomweb"
-echo "user bench / bench-password"
+echo "user bench; its API token is in $ROOT/bench-token (Authorization: Token ...)"
 wait -n $web $scp
