@@ -154,12 +154,35 @@ class CachedBasicAuthentication(PasswordBasicAuthentication):
         return 'Basic realm="dicomweb"'
 
 
+class CachedTokenAuthentication(AuditedTokenAuthentication):
+    """Token authentication whose answers are remembered for a few seconds in this process,
+    so a viewer's frame requests cost no token query each. A deleted token (a new password, a
+    changed role, a disabled account) is refused within the TTL."""
+
+    TTL = 30
+    MAX = 1024
+    _secret = secrets.token_bytes(32)
+    _cache: "OrderedDict[bytes, tuple[object, float]]" = OrderedDict()
+
+    def authenticate_credentials(self, key):
+        digest = hmac.new(self._secret, key.encode(), hashlib.sha256).digest()
+        hit = self._cache.get(digest)
+        now = time.monotonic()
+        if hit and hit[1] > now:
+            return hit[0]
+        result = super().authenticate_credentials(key)
+        self._cache[digest] = (result, now + self.TTL)
+        while len(self._cache) > self.MAX:
+            self._cache.popitem(last=False)
+        return result
+
+
 class DicomWebView(APIView):
     """Token, Basic or session authentication, like the API; errors as the API's error body."""
 
     authentication_classes = [
         CachedBasicAuthentication,
-        AuditedTokenAuthentication,
+        CachedTokenAuthentication,
         SessionAuthentication,
     ]
     permission_classes = [IsAuthenticated]

@@ -52,6 +52,11 @@ def study_allowed(user, study_id: int) -> bool:
     return allowed
 
 
+# Keys of audit_retrieve this process has seen in the shared cache (which keeps them 8 hours).
+_AUDITED: "OrderedDict[str, float]" = OrderedDict()
+_AUDITED_TTL = 300.0
+
+
 def audit_retrieve(request, study: Study | int) -> None:
     """One audit row per study per user session (or per API credential), not per frame.
     ``study`` may be a primary key: the row is then loaded only when an audit row is due."""
@@ -59,7 +64,14 @@ def audit_retrieve(request, study: Study | int) -> None:
     session_key = session.session_key if session is not None and session.session_key else "api"
     study_id = study if isinstance(study, int) else study.pk
     key = f"audit:dicomweb:{request.user.pk}:{session_key}:{study_id}"
-    if cache.add(key, 1, timeout=8 * 3600):
+    now = time.monotonic()
+    if _AUDITED.get(key, 0) > now:
+        return  # this process saw the shared key set a moment ago: no round trip to the cache
+    added = cache.add(key, 1, timeout=8 * 3600)
+    _AUDITED[key] = now + _AUDITED_TTL
+    while len(_AUDITED) > 10_000:
+        _AUDITED.popitem(last=False)
+    if added:
         if isinstance(study, int):
             study = Study.objects.select_related("patient").get(pk=study)
         with transaction.atomic():
@@ -76,22 +88,44 @@ _INSTANCES: "OrderedDict[str, Instance]" = OrderedDict()
 _INSTANCES_MAX = 20_000
 
 
+def _series_cache_fill(sop_uid: str) -> Instance | None:
+    """Load the instance and, in one more query, the rest of its series into the LRU: a viewer
+    fetches a series frame by frame, so the next requests find their rows here. The cached DICOM
+    JSON is left out (frames and bulk data do not need it; instance metadata loads it)."""
+    series_id = (
+        Instance.objects.filter(sop_uid=sop_uid).order_by().values_list("series_id", flat=True)
+    ).first()
+    if series_id is None:
+        return None
+    siblings = (
+        Instance.objects.select_related("series__study")
+        .defer("metadata")
+        .filter(series_id=series_id)
+        .order_by()[: _INSTANCES_MAX // 4]
+    )
+    found = None
+    for row in siblings:
+        _INSTANCES[row.sop_uid] = row
+        if row.sop_uid == sop_uid:
+            found = row
+    while len(_INSTANCES) > _INSTANCES_MAX:
+        _INSTANCES.popitem(last=False)
+    if found is None:  # a very large series: the one asked for was not among those loaded
+        found = Instance.objects.select_related("series__study").defer("metadata").get(
+            sop_uid=sop_uid
+        )
+        _INSTANCES[sop_uid] = found
+    return found
+
+
 def instance_for_user(request, study_uid, series_uid, sop_uid) -> Instance | None:
     """The instance, if the user may see it. Stored instances never change, so their index rows
     are kept in a per-process LRU: a viewer's frame requests then cost no query at all."""
     instance = _INSTANCES.get(sop_uid)
     if instance is None:
-        instance = (
-            Instance.objects.select_related("series__study")
-            .filter(sop_uid=sop_uid)
-            .order_by()
-            .first()
-        )
+        instance = _series_cache_fill(sop_uid)
         if instance is None:
             return None
-        _INSTANCES[sop_uid] = instance
-        while len(_INSTANCES) > _INSTANCES_MAX:
-            _INSTANCES.popitem(last=False)
     else:
         try:
             _INSTANCES.move_to_end(sop_uid)
@@ -169,11 +203,13 @@ def series_metadata(request, study_uid: str, series_uid: str) -> bytes | None:
 
 
 def clear_caches() -> None:
-    """Forget cached instances, access answers and Basic credentials (tests reset the database
+    """Forget cached instances, access answers, audit keys and credentials (tests reset the database
     under a running process; production never needs this)."""
-    from .http import CachedBasicAuthentication
+    from .http import CachedBasicAuthentication, CachedTokenAuthentication
 
     _INSTANCES.clear()
     _METADATA.clear()
     _ALLOWED.clear()
+    _AUDITED.clear()
     CachedBasicAuthentication._cache.clear()
+    CachedTokenAuthentication._cache.clear()
