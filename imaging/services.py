@@ -7,7 +7,9 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 from django.db import IntegrityError, transaction
@@ -47,6 +49,9 @@ class IngestSession:
     actor: Actor
     source: str  # "stow", "c-store:<calling AE>", "upload"
     studies: dict = field(default_factory=dict)  # study pk -> (patient id, count)
+    # Rows this session has seen, by UID: the instances of one study arrive together, so each
+    # one after the first skips the study and series lookups.
+    known: "_Known" = field(default_factory=lambda: _Known())
 
     def __enter__(self) -> "IngestSession":
         return self
@@ -54,7 +59,15 @@ class IngestSession:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def ingest(self, data: bytes, *, transfer_syntax_uid: str | None = None) -> IngestResult:
+    def ingest(
+        self,
+        data: bytes,
+        *,
+        transfer_syntax_uid: str | None = None,
+        study_uid: str | None = None,
+    ) -> IngestResult:
+        """Store one instance. With ``study_uid`` (STOW-RS to /studies/{uid}), an instance of
+        another study is refused and not stored."""
         try:
             data = ensure_part10(data, transfer_syntax_uid=transfer_syntax_uid)
         except InvalidDicom as exc:
@@ -69,6 +82,15 @@ class IngestSession:
                 parsed = parse_instance(tmp_path)
             except InvalidDicom as exc:
                 return IngestResult(FAILED, code=exc.code, message=exc.message)
+            if study_uid and parsed.study_uid != study_uid:
+                return IngestResult(
+                    FAILED,
+                    sop_uid=parsed.sop_uid,
+                    sop_class_uid=parsed.sop_class_uid,
+                    study_uid=parsed.study_uid,
+                    code="study_mismatch",
+                    message=f"The instance belongs to study {parsed.study_uid}, not {study_uid}.",
+                )
             sha256 = hashlib.sha256(data).hexdigest()
             result = IngestResult(
                 STORED,
@@ -80,8 +102,11 @@ class IngestSession:
             name = _storage_name(parsed, sha256)
             _store(storage, name, tmp_path)
             try:
-                instance = _index(parsed, name=name, size=len(data), sha256=sha256)
+                instance = _index(
+                    parsed, name=name, size=len(data), sha256=sha256, known=self.known
+                )
             except IntegrityError:
+                self.known.forget(parsed)
                 # Already stored (resent, or stored by a concurrent request meanwhile).
                 existing = Instance.objects.filter(sop_uid=parsed.sop_uid).values(
                     "id", "sha256", "file"
@@ -90,6 +115,7 @@ class IngestSession:
                     storage.delete(name)  # different bytes: keep only the stored original
                 return _same_or_conflict(result, existing, sha256)
             except BaseException:
+                self.known.forget(parsed)
                 storage.delete(name)
                 raise
         finally:
@@ -117,6 +143,20 @@ class IngestSession:
                     username=self.source,
                 )
         self.studies = {}
+
+
+@dataclass
+class _Known:
+    studies: dict = field(default_factory=dict)  # study UID -> Study
+    series: dict = field(default_factory=dict)  # series UID -> Series
+    stability_due: dict = field(default_factory=dict)  # study pk -> when its check is due
+
+    def forget(self, parsed: ParsedInstance) -> None:
+        """After a failed index transaction: what it created may have been rolled back."""
+        study = self.studies.pop(parsed.study_uid, None)
+        self.series.pop(parsed.series_uid, None)
+        if study is not None:
+            self.stability_due.pop(study.pk, None)
 
 
 def _same_or_conflict(result: IngestResult, existing: dict, sha256: str) -> IngestResult:
@@ -191,22 +231,28 @@ def _study_create(parsed: ParsedInstance, now) -> Study:
 
 
 @transaction.atomic
-def _index(parsed: ParsedInstance, *, name: str, size: int, sha256: str) -> Instance:
+def _index(
+    parsed: ParsedInstance, *, name: str, size: int, sha256: str, known: _Known
+) -> Instance:
     now = timezone.now()
-    study = Study.objects.filter(study_uid=parsed.study_uid).first()
+    study = known.studies.get(parsed.study_uid)
     if study is None:
-        study = _study_create(parsed, now)
-    series, series_created = Series.objects.get_or_create(
-        series_uid=parsed.series_uid,
-        defaults=dict(
-            study=study,
-            modality=parsed.modality,
-            series_number=parsed.series_number,
-            series_description=parsed.series_description,
-            body_part_examined=parsed.body_part_examined,
-            created_at=now,
-        ),
-    )
+        study = Study.objects.filter(study_uid=parsed.study_uid).first()
+        if study is None:
+            study = _study_create(parsed, now)
+    series, series_created = known.series.get(parsed.series_uid), False
+    if series is None:
+        series, series_created = Series.objects.get_or_create(
+            series_uid=parsed.series_uid,
+            defaults=dict(
+                study=study,
+                modality=parsed.modality,
+                series_number=parsed.series_number,
+                series_description=parsed.series_description,
+                body_part_examined=parsed.body_part_examined,
+                created_at=now,
+            ),
+        )
     instance = Instance.objects.create(
         sop_uid=parsed.sop_uid,
         series=series,
@@ -240,7 +286,13 @@ def _index(parsed: ParsedInstance, *, name: str, size: int, sha256: str) -> Inst
             if parsed.modality not in modalities:
                 study_changes["modalities"] = "\\".join([*modalities, parsed.modality])
     Study.objects.filter(pk=study.pk).update(**study_changes)
-    stability.study_changed(study_id=study.pk)
+    if known.stability_due.get(study.pk, now) <= now:
+        # This session has not scheduled a check that is still to come: make sure one is.
+        # (A scheduled check looks at the latest arrival itself and reschedules.)
+        stability.study_changed(study_id=study.pk)
+        known.stability_due[study.pk] = now + timedelta(seconds=settings.STABLE_SECONDS / 2)
     instance.series = series
     series.study = study
+    known.studies[parsed.study_uid] = study
+    known.series[parsed.series_uid] = series
     return instance

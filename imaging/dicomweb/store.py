@@ -58,17 +58,7 @@ class StudiesView(QidoView):
                 if part_type.strip().lower() != "application/dicom":
                     failed.append(_failed(None, None, 0xC000, "unsupported part type"))
                     continue
-                result = session.ingest(payload)
-                if result.ok and study_uid and result.study_uid != study_uid:
-                    failed.append(
-                        _failed(
-                            result.sop_class_uid,
-                            result.sop_uid,
-                            0xC000,
-                            "instance belongs to another study",
-                        )
-                    )
-                    continue
+                result = session.ingest(payload, study_uid=study_uid)
                 if result.ok:
                     stored.append(result)
                 elif result.status == "conflict":

@@ -281,3 +281,28 @@ def test_cached_series_metadata_follows_a_new_instance(dicomweb, owner, patient)
     assert len(client.retrieve_series_metadata(study_uid, series_uid)) == 2  # from the cache
     client.store_instances([instance()])
     assert len(client.retrieve_series_metadata(study_uid, series_uid)) == 3
+
+
+def test_stow_to_a_study_refuses_and_does_not_store_an_instance_of_another(
+    owner, patient, live_server
+):
+    other = dataset("CT_small.dcm", patient_id=patient.mrn)
+    target = generate_uid()
+    boundary = "b0undary"
+    body = (
+        f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode()
+        + to_bytes(other)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    response = api_session(owner).post(
+        f"{live_server.url}/dicomweb/studies/{target}",
+        data=body,
+        headers={"Content-Type": f'multipart/related; type="application/dicom"; '
+                                 f"boundary={boundary}",
+                 "Accept": "application/dicom+json"},
+    )
+    assert response.status_code == 409
+    (failure,) = response.json()["00081198"]["Value"]
+    assert failure["00081155"]["Value"] == [other.SOPInstanceUID]
+    assert "study_mismatch" in failure["00081196"]["Value"][0]
+    assert not Instance.objects.filter(sop_uid=other.SOPInstanceUID).exists()

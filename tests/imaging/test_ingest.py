@@ -91,3 +91,34 @@ def test_a_stow_request_over_the_limit_is_413(client_as, owner, settings):
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
     assert not Instance.objects.exists()
+
+
+def test_a_session_looks_a_study_and_its_series_up_once(dicom_storage_dir, patient):
+    """The instances of a study arrive together: after the first, each costs its insert and
+    the two counter updates, not another study and series lookup or stability claim."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    study_uid, series_uid = generate_uid(), generate_uid()
+
+    def one(number):
+        ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+        ds.PatientID = patient.mrn
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.InstanceNumber = number
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        return buffer.getvalue()
+
+    with IngestSession(actor=Actor(user=None), source="test") as session:
+        assert session.ingest(one(1)).status == "stored"
+        with CaptureQueriesContext(connection) as later:
+            for number in range(2, 6):
+                assert session.ingest(one(number)).status == "stored"
+    statements = [q["sql"].split()[0].upper() for q in later.captured_queries]
+    assert statements.count("SELECT") == 0
+    assert statements.count("INSERT") == 4
+    assert statements.count("UPDATE") == 8  # series and study counters
+    study = Study.objects.get(study_uid=study_uid)
+    assert study.number_of_instances == 5 and study.series.get().number_of_instances == 5
