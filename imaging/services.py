@@ -102,18 +102,26 @@ class IngestSession:
             name = _storage_name(parsed, sha256)
             _store(storage, name, tmp_path)
             try:
-                instance = _index(
-                    parsed, name=name, size=len(data), sha256=sha256, known=self.known
-                )
-            except IntegrityError:
-                self.known.forget(parsed)
-                # Already stored (resent, or stored by a concurrent request meanwhile).
-                existing = Instance.objects.filter(sop_uid=parsed.sop_uid).values(
-                    "id", "sha256", "file"
-                )[0]
-                if existing["file"] != name:
-                    storage.delete(name)  # different bytes: keep only the stored original
-                return _same_or_conflict(result, existing, sha256)
+                try:
+                    instance = _index(
+                        parsed, name=name, size=len(data), sha256=sha256, known=self.known
+                    )
+                except _Gone:
+                    # The study or series this session remembered was deleted meanwhile (an
+                    # association stays open for long): look them up afresh.
+                    self.known.forget(parsed)
+                    instance = _index(
+                        parsed, name=name, size=len(data), sha256=sha256, known=self.known
+                    )
+                except IntegrityError:
+                    self.known.forget(parsed)
+                    # Already stored (resent, or stored by a concurrent request meanwhile).
+                    existing = Instance.objects.filter(sop_uid=parsed.sop_uid).values(
+                        "id", "sha256", "file"
+                    )[0]
+                    if existing["file"] != name:
+                        storage.delete(name)  # different bytes: keep the stored original
+                    return _same_or_conflict(result, existing, sha256)
             except BaseException:
                 self.known.forget(parsed)
                 storage.delete(name)
@@ -143,6 +151,10 @@ class IngestSession:
                     username=self.source,
                 )
         self.studies = {}
+
+
+class _Gone(Exception):
+    """A study or series row remembered by the session no longer exists."""
 
 
 @dataclass
@@ -270,7 +282,10 @@ def _index(
         metadata=json.dumps(parsed.metadata, separators=(",", ":")),
         created_at=now,
     )
-    Series.objects.filter(pk=series.pk).update(number_of_instances=F("number_of_instances") + 1)
+    if not Series.objects.filter(pk=series.pk).update(
+        number_of_instances=F("number_of_instances") + 1
+    ):
+        raise _Gone()  # rolls this instance back; the caller retries without remembered rows
     study_changes = dict(
         number_of_instances=F("number_of_instances") + 1,
         last_received_at=now,
@@ -285,7 +300,8 @@ def _index(
             modalities = [m for m in locked.modalities.split("\\") if m]
             if parsed.modality not in modalities:
                 study_changes["modalities"] = "\\".join([*modalities, parsed.modality])
-    Study.objects.filter(pk=study.pk).update(**study_changes)
+    if not Study.objects.filter(pk=study.pk).update(**study_changes):
+        raise _Gone()
     if known.stability_due.get(study.pk, now) <= now:
         # This session has not scheduled a check that is still to come: make sure one is.
         # (A scheduled check looks at the latest arrival itself and reschedules.)

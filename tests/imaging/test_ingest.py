@@ -122,3 +122,25 @@ def test_a_session_looks_a_study_and_its_series_up_once(dicom_storage_dir, patie
     assert statements.count("UPDATE") == 8  # series and study counters
     study = Study.objects.get(study_uid=study_uid)
     assert study.number_of_instances == 5 and study.series.get().number_of_instances == 5
+
+
+def test_a_session_carries_on_when_its_study_is_deleted_meanwhile(dicom_storage_dir, patient):
+    """An association stays open while an administrator deletes the study it is sending to:
+    the next instance makes the study again instead of failing."""
+    study_uid = generate_uid()
+
+    def one():
+        ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+        ds.PatientID = patient.mrn
+        ds.StudyInstanceUID = study_uid
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        return buffer.getvalue()
+
+    with IngestSession(actor=Actor(user=None), source="test") as session:
+        assert session.ingest(one()).status == "stored"
+        Study.objects.filter(study_uid=study_uid).delete()
+        again = session.ingest(one())
+    assert again.status == "stored", again
+    assert Study.objects.get(study_uid=study_uid).number_of_instances == 1
