@@ -10,6 +10,17 @@ export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/9}"
 export MEDIA_ROOT="$ROOT/media" AIMASS_VAR_DIR="$ROOT/var" DJANGO_DEBUG=false
 BIN=.venv/bin
 
+# The database is made when it does not exist yet.
+"$BIN/python" - "$DATABASE_URL" <<'PY'
+import sys
+
+import psycopg
+
+base, name = sys.argv[1].rsplit("/", 1)
+with psycopg.connect(f"{base}/postgres", autocommit=True) as db:
+    if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+        db.execute(f'CREATE DATABASE "{name}"')
+PY
 "$BIN/python" manage.py migrate --noinput -v 0
 "$BIN/python" manage.py shell -c "
 from clinic.models import User, Role
