@@ -178,6 +178,9 @@ class MeView(APIView):
         username = serializers.CharField()
         display_name = serializers.CharField()
         role = serializers.CharField()
+
+        class Meta:
+            ref_name = "Me"  # a component name of its own in the OpenAPI schema
         department = serializers.IntegerField(source="department_id", allow_null=True)
 
     permission_classes = [IsAuthenticated]
@@ -371,6 +374,9 @@ class BreakGlassView(ServiceCallMixin, APIView):
         id = serializers.IntegerField()
         patient = serializers.IntegerField(source="patient_id")
         expires_at = serializers.DateTimeField()
+
+        class Meta:
+            ref_name = "BreakGlassGrant"  # a component name of its own in the OpenAPI schema
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer)
     def post(self, request, pk):

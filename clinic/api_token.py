@@ -1,13 +1,15 @@
 """``POST /api/v1/auth/token/``: an API token for a script, in exchange for the password and,
-for accounts with two-step sign-in, a code (clinic.authentication explains who needs which)."""
+for accounts with two-step sign-in, a code (clinic.authentication explains who needs which).
+``DELETE`` with the token (or a session) gives it up."""
 
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, serializers
 from rest_framework.authtoken.models import Token
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from config.api import DomainError
@@ -39,8 +41,35 @@ class ObtainTokenView(APIView):
     permission_classes = [AllowAny]
     serializer_class = TokenRequestSerializer
 
+    def initialize_request(self, request, *args, **kwargs):
+        # DELETE (give one's token up) is signed in like any API call; POST signs in itself.
+        self._signed_in = request.method == "DELETE"
+        return super().initialize_request(request, *args, **kwargs)
+
+    def get_authenticators(self):
+        if getattr(self, "_signed_in", False):
+            return [cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+        return []
+
+    def get_permissions(self):
+        if getattr(self, "_signed_in", False):
+            return [IsAuthenticated()]
+        return super().get_permissions()
+
     def get_authenticate_header(self, request):
         return 'Token realm="api"'  # a wrong password is a 401, as on every other API view
+
+    def delete(self, request):
+        """Revoke the caller's own token (a leaked laptop, a retired script): 204 either way."""
+        with transaction.atomic():
+            deleted, _ = Token.objects.filter(user=request.user).delete()
+            if deleted:
+                audit_record(
+                    actor=actor_of(request._request, request.user),
+                    action=AuditAction.LOGOUT,
+                    details={"api": "token", "token": "revoked"},
+                )
+        return Response(status=204)
 
     def post(self, request):
         form = TokenRequestSerializer(data=request.data)

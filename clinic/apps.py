@@ -12,6 +12,7 @@ class ClinicConfig(AppConfig):
         from . import (
             auth_events,  # noqa: F401  (connects the login/logout audit receivers)
             authentication,  # noqa: F401  (API tokens end with the sessions)
+            schema,  # noqa: F401  (OpenAPI descriptions of our authentication classes)
         )
         from .phi import deploy_check
 

@@ -72,6 +72,9 @@ class ErrorCatalogueView(APIView):
         status = serializers.IntegerField()
         description = serializers.CharField()
 
+        class Meta:
+            ref_name = "ErrorCode"  # a component name of its own in the OpenAPI schema
+
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
         data = [

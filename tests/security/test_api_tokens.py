@@ -151,3 +151,15 @@ def test_a_wrong_token_is_refused_and_audited(api, owner, path):
     assert AuditEvent.objects.filter(
         action=AuditAction.LOGIN_FAILED, ip="10.3.3.3", details__reason="invalid_token"
     ).exists()
+
+
+def test_a_user_revokes_their_own_token(api, owner, colleague):
+    mine = Token.objects.create(user=owner)
+    theirs = Token.objects.create(user=colleague)
+    assert api.delete(reverse("api-token")).status_code == 401  # not signed in
+    api.credentials(HTTP_AUTHORIZATION=f"Token {mine.key}")
+    assert api.delete(reverse("api-token")).status_code == 204
+    assert not Token.objects.filter(pk=mine.pk).exists()
+    assert Token.objects.filter(pk=theirs.pk).exists()  # only one's own
+    assert api.get("/api/v1/me/").status_code == 401
+    assert AuditEvent.objects.filter(user=owner, details__token="revoked").exists()
