@@ -205,6 +205,8 @@ class DecryptingReader(io.RawIOBase):
             index, skip = divmod(self._position + done, SEGMENT)
             plain = self._segment(index)
             piece = plain[skip : skip + wanted - done]
+            if not piece:
+                raise DecryptionError("The encrypted file is shorter than its segments say.")
             view[done : done + len(piece)] = piece
             done += len(piece)
         self._position += done
