@@ -12,6 +12,23 @@ from django.core.files.storage import FileSystemStorage, storages
 from .encryption import MAGIC, SEGMENT, DecryptingReader, KeyRing, encrypt_stream, is_encrypted
 
 
+def atomic_write(full_path: str, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``full_path``, then rename it into place:
+    a crash mid-write never leaves a half file under the real name."""
+    fd, tmp_path = tempfile.mkstemp(dir=os.path.dirname(full_path), prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            write(tmp)
+        os.chmod(tmp_path, 0o640)
+        os.replace(tmp_path, full_path)
+    except BaseException:
+        try:
+            os.unlink(tmp_path)
+        except FileNotFoundError:
+            pass
+        raise
+
+
 class AtomicFileSystemStorage(FileSystemStorage):
     """Writes to a temporary file beside the target and renames it into place, so a crash
     mid-write never leaves a half file under a real name. Names are content-addressed by the
@@ -23,19 +40,12 @@ class AtomicFileSystemStorage(FileSystemStorage):
         os.makedirs(directory, exist_ok=True)
         if os.path.exists(full_path):
             return name
-        fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                for chunk in content.chunks():
-                    tmp.write(chunk)
-            os.chmod(tmp_path, 0o640)
-            os.replace(tmp_path, full_path)
-        except BaseException:
-            try:
-                os.unlink(tmp_path)
-            except FileNotFoundError:
-                pass
-            raise
+
+        def copy(tmp):
+            for chunk in content.chunks():
+                tmp.write(chunk)
+
+        atomic_write(full_path, copy)
         return name
 
     def get_available_name(self, name, max_length=None):
@@ -72,18 +82,7 @@ class EncryptedFileSystemStorage(AtomicFileSystemStorage):
 
     def write_encrypted(self, full_path: str, source, key=None) -> None:
         """Encrypt ``source`` (a file or anything with ``read``) into ``full_path`` atomically."""
-        fd, tmp_path = tempfile.mkstemp(dir=os.path.dirname(full_path), prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                encrypt_stream(source, tmp, key or self.keys.current)
-            os.chmod(tmp_path, 0o640)
-            os.replace(tmp_path, full_path)
-        except BaseException:
-            try:
-                os.unlink(tmp_path)
-            except FileNotFoundError:
-                pass
-            raise
+        atomic_write(full_path, lambda tmp: encrypt_stream(source, tmp, key or self.keys.current))
 
     def _open(self, name, mode="rb"):
         if "w" in mode or "a" in mode or "+" in mode:

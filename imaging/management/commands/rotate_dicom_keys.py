@@ -15,8 +15,6 @@ wanted form are left alone."""
 
 import hashlib
 import io
-import os
-import tempfile
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -25,7 +23,7 @@ from clinic.audit import Actor, audit_record
 from clinic.models import AuditAction
 from imaging.encryption import MAGIC, DecryptionError, header_key_id, is_encrypted
 from imaging.models import Instance
-from imaging.storage import dicom_storage
+from imaging.storage import atomic_write, dicom_storage
 
 
 class Command(BaseCommand):
@@ -72,7 +70,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"damaged: {name}: its SHA-256 differs from the one at ingest")
                 continue
             if decrypt:
-                _write_plain(path, plain)
+                atomic_write(path, lambda tmp, plain=plain: tmp.write(plain))
             else:
                 storage.write_encrypted(path, io.BytesIO(plain))
             counts["rewritten"] += 1
@@ -87,17 +85,3 @@ class Command(BaseCommand):
         if counts["damaged"] or counts["missing"]:
             raise CommandError("Some files are missing or damaged; they were left as they are.")
 
-
-def _write_plain(path: str, data: bytes) -> None:
-    fd, tmp_path = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".incoming-")
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
-        os.chmod(tmp_path, 0o640)
-        os.replace(tmp_path, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_path)
-        except FileNotFoundError:
-            pass
-        raise
