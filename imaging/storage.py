@@ -40,13 +40,15 @@ class AtomicFileSystemStorage(FileSystemStorage):
         os.makedirs(directory, exist_ok=True)
         if os.path.exists(full_path):
             return name
+        self._write(full_path, content)
+        return name
 
+    def _write(self, full_path: str, content) -> None:
         def copy(tmp):
             for chunk in content.chunks():
                 tmp.write(chunk)
 
         atomic_write(full_path, copy)
-        return name
 
     def get_available_name(self, name, max_length=None):
         return name  # content-addressed: the same name means the same bytes
@@ -71,14 +73,8 @@ class EncryptedFileSystemStorage(AtomicFileSystemStorage):
 
         self.keys = KeyRing(keys if keys is not None else settings.DICOM_ENCRYPTION_KEYS)
 
-    def _save(self, name, content):
-        full_path = self.path(name)
-        directory = os.path.dirname(full_path)
-        os.makedirs(directory, exist_ok=True)
-        if os.path.exists(full_path):
-            return name
+    def _write(self, full_path: str, content) -> None:
         self.write_encrypted(full_path, content)
-        return name
 
     def write_encrypted(self, full_path: str, source, key=None) -> None:
         """Encrypt ``source`` (a file or anything with ``read``) into ``full_path`` atomically."""

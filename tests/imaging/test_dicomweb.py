@@ -8,7 +8,6 @@ import pydicom
 import pytest
 import requests
 from dicomweb_client.api import DICOMwebClient
-from pydicom.data import get_testdata_file
 from pydicom.encaps import generate_frames
 from pydicom.uid import generate_uid
 
@@ -16,6 +15,7 @@ from clinic.models import AuditAction, AuditEvent
 from imaging.models import Instance, Study
 
 from ..conftest import api_session
+from .instances import dataset, to_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,22 +31,6 @@ KINDS = {
     "multi-frame native": "rtdose.dcm",
     "odd size": "SC_rgb_small_odd.dcm",
 }
-
-
-def dataset(name: str, *, patient_id: str, study_uid: str | None = None) -> pydicom.Dataset:
-    ds = pydicom.dcmread(get_testdata_file(name))
-    ds.PatientID = patient_id
-    ds.StudyInstanceUID = study_uid or generate_uid()
-    ds.SeriesInstanceUID = generate_uid()
-    ds.SOPInstanceUID = generate_uid()
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    return ds
-
-
-def to_bytes(ds: pydicom.Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def frames_of(ds: pydicom.Dataset) -> list[bytes]:

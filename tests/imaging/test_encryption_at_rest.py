@@ -11,8 +11,6 @@ import pydicom
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
-from pydicom.data import get_testdata_file
-from pydicom.uid import generate_uid
 
 from clinic.models import AuditEvent
 from imaging.encryption import (
@@ -31,6 +29,7 @@ from imaging.models import Instance
 from imaging.storage import dicom_storage
 
 from ..conftest import api_session
+from .instances import dataset, to_bytes
 
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 
@@ -157,17 +156,20 @@ def stored_paths(directory) -> list[str]:
 
 
 def ct(patient_id: str) -> pydicom.Dataset:
-    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    ds.PatientID, ds.PatientName = patient_id, "Zhang^Wei"
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds = dataset(patient_id=patient_id)
+    ds.PatientName = "Zhang^Wei"
     return ds
 
 
-def part10(ds) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
+def ingest_one(owner, patient, data: bytes | None = None) -> bytes:
+    """Store one CT instance through the ingest service; returns its Part 10 bytes."""
+    from clinic.audit import Actor
+    from imaging.services import IngestSession
+
+    data = data if data is not None else to_bytes(ct(patient.mrn))
+    with IngestSession(actor=Actor(user=owner), source="test") as session:
+        session.ingest(data)
+    return data
 
 
 @pytest.fixture
@@ -218,11 +220,7 @@ def test_stored_files_are_ciphertext_and_dicomweb_serves_them_unchanged(
 
 @pytest.mark.django_db
 def test_a_tampered_file_is_an_error_not_wrong_pixels(encrypted_store, owner, patient):
-    from clinic.audit import Actor
-    from imaging.services import IngestSession
-
-    with IngestSession(actor=Actor(user=owner), source="test") as session:
-        session.ingest(part10(ct(patient.mrn)))
+    ingest_one(owner, patient)
     (path,) = stored_paths(encrypted_store)
     data = bytearray(open(path, "rb").read())
     data[-20] ^= 0xFF
@@ -237,12 +235,7 @@ def test_a_tampered_file_is_an_error_not_wrong_pixels(encrypted_store, owner, pa
 def test_rotation_encrypts_old_files_rewraps_with_the_new_key_and_decrypts(
     settings, dicom_storage_dir, owner, patient
 ):
-    from clinic.audit import Actor
-    from imaging.services import IngestSession
-
-    plain_bytes = part10(ct(patient.mrn))
-    with IngestSession(actor=Actor(user=owner), source="test") as session:
-        session.ingest(plain_bytes)  # stored before encryption was switched on
+    plain_bytes = ingest_one(owner, patient)  # stored before encryption was switched on
     (path,) = stored_paths(dicom_storage_dir)
     assert open(path, "rb").read() == plain_bytes
 
@@ -277,11 +270,7 @@ def test_rotation_encrypts_old_files_rewraps_with_the_new_key_and_decrypts(
 
 @pytest.mark.django_db
 def test_rotation_reports_damaged_files_and_leaves_them(encrypted_store, owner, patient):
-    from clinic.audit import Actor
-    from imaging.services import IngestSession
-
-    with IngestSession(actor=Actor(user=owner), source="test") as session:
-        session.ingest(part10(ct(patient.mrn)))
+    ingest_one(owner, patient)
     (path,) = stored_paths(encrypted_store)
     data = bytearray(open(path, "rb").read())
     data[HEADER_SIZE + 3] ^= 1

@@ -2,11 +2,7 @@
 the rest of that series cost no database query (instance rows, access answers, the audit key
 and the token are remembered per process), and access and audit still hold."""
 
-import io
-
-import pydicom
 import pytest
-from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 from clinic.audit import Actor
@@ -14,6 +10,7 @@ from clinic.models import AuditAction, AuditEvent
 from imaging.services import IngestSession
 
 from ..conftest import api_auth
+from .instances import dataset, to_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -26,14 +23,9 @@ def series(patient, owner):
     uids = []
     with IngestSession(actor=Actor(user=owner), source="test") as session:
         for number in range(1, 6):
-            ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-            ds.PatientID = patient.mrn
-            ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
-            ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-            ds.InstanceNumber = number
-            buffer = io.BytesIO()
-            ds.save_as(buffer, enforce_file_format=True)
-            session.ingest(buffer.getvalue())
+            ds = dataset(patient_id=patient.mrn, study_uid=study_uid, series_uid=series_uid,
+                         number=number)
+            session.ingest(to_bytes(ds))
             uids.append(ds.SOPInstanceUID)
     return study_uid, series_uid, uids
 

@@ -13,6 +13,8 @@ from imaging import services
 from imaging.models import Instance, Study
 from imaging.services import IngestSession
 
+from .instances import dataset, to_bytes
+
 pytestmark = pytest.mark.django_db
 
 
@@ -102,14 +104,10 @@ def test_a_session_looks_a_study_and_its_series_up_once(dicom_storage_dir, patie
     study_uid, series_uid = generate_uid(), generate_uid()
 
     def one(number):
-        ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-        ds.PatientID = patient.mrn
-        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-        ds.InstanceNumber = number
-        buffer = io.BytesIO()
-        ds.save_as(buffer, enforce_file_format=True)
-        return buffer.getvalue()
+        return to_bytes(
+            dataset(patient_id=patient.mrn, study_uid=study_uid, series_uid=series_uid,
+                    number=number)
+        )
 
     with IngestSession(actor=Actor(user=None), source="test") as session:
         assert session.ingest(one(1)).status == "stored"
@@ -129,14 +127,10 @@ def test_a_session_carries_on_when_its_study_is_deleted_meanwhile(dicom_storage_
     the next instance makes the study again instead of failing."""
     study_uid = generate_uid()
 
+    series_uid = generate_uid()
+
     def one():
-        ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-        ds.PatientID = patient.mrn
-        ds.StudyInstanceUID = study_uid
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-        buffer = io.BytesIO()
-        ds.save_as(buffer, enforce_file_format=True)
-        return buffer.getvalue()
+        return to_bytes(dataset(patient_id=patient.mrn, study_uid=study_uid, series_uid=series_uid))
 
     with IngestSession(actor=Actor(user=None), source="test") as session:
         assert session.ingest(one()).status == "stored"
