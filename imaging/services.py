@@ -296,7 +296,11 @@ def _index(
         modalities = [m for m in study.modalities.split("\\") if m]
         if parsed.modality and parsed.modality not in modalities:
             # Re-read under lock so two new series of a study do not lose a modality.
-            locked = Study.objects.select_for_update().only("modalities").get(pk=study.pk)
+            locked = (
+                Study.objects.select_for_update().only("modalities").filter(pk=study.pk).first()
+            )
+            if locked is None:
+                raise _Gone()  # the remembered study was deleted meanwhile
             modalities = [m for m in locked.modalities.split("\\") if m]
             if parsed.modality not in modalities:
                 study_changes["modalities"] = "\\".join([*modalities, parsed.modality])

@@ -138,3 +138,20 @@ def test_a_session_carries_on_when_its_study_is_deleted_meanwhile(dicom_storage_
         again = session.ingest(one())
     assert again.status == "stored", again
     assert Study.objects.get(study_uid=study_uid).number_of_instances == 1
+
+
+def test_a_new_series_for_a_study_deleted_meanwhile_makes_the_study_again(
+    dicom_storage_dir, patient
+):
+    study_uid = generate_uid()
+    with IngestSession(actor=Actor(user=None), source="test") as session:
+        first = dataset(patient_id=patient.mrn, study_uid=study_uid)
+        first.Modality = "CT"
+        assert session.ingest(to_bytes(first)).status == "stored"
+        Study.objects.filter(study_uid=study_uid).delete()
+        second = dataset(patient_id=patient.mrn, study_uid=study_uid)  # another series
+        second.Modality = "MR"
+        again = session.ingest(to_bytes(second))
+    assert again.status == "stored", again
+    study = Study.objects.get(study_uid=study_uid)
+    assert study.number_of_instances == 1 and study.modalities == "MR"
