@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -25,6 +25,10 @@ from .models import Instance, Series, Study
 from .storage import dicom_storage
 
 STORED, DUPLICATE, CONFLICT, FAILED = "stored", "duplicate", "conflict", "failed"
+# Instances indexed in one transaction by ``IngestSession.ingest_many``: one commit (one WAL
+# flush) for the lot instead of one per instance, while the study and series rows it updates
+# stay locked for no longer than this many instances take.
+BATCH_SIZE = 50
 
 
 @dataclass
@@ -36,6 +40,7 @@ class IngestResult:
     code: str = ""  # why it failed: not_dicom, truncated, missing_uid, sop_instance_conflict, ...
     message: str = ""
     instance_id: int | None = None
+    file: str = ""  # where a newly stored instance's file is (a batch rolled back removes it)
 
     @property
     def ok(self) -> bool:
@@ -129,11 +134,48 @@ class IngestSession:
         finally:
             if os.path.exists(tmp_path):
                 os.unlink(tmp_path)
-        result.instance_id = instance.pk
+        result.instance_id, result.file = instance.pk, name
         study = instance.series.study
         _, count = self.studies.get(study.pk, (study.patient_id, 0))
         self.studies[study.pk] = (study.patient_id, count + 1)
         return result
+
+    def ingest_many(self, payloads, *, study_uid: str | None = None) -> list[IngestResult]:
+        """Store many instances, ``BATCH_SIZE`` to a transaction: each instance is still
+        validated, stored and reported on its own (a savepoint each), but the index commits once
+        per batch. Results are in the order of ``payloads``."""
+        payloads = list(payloads)
+        results: list[IngestResult] = []
+        for start in range(0, len(payloads), BATCH_SIZE):
+            results.extend(self._ingest_batch(payloads[start : start + BATCH_SIZE], study_uid))
+        return results
+
+    def _ingest_batch(self, payloads: list[bytes], study_uid: str | None) -> list[IngestResult]:
+        studies_before = dict(self.studies)
+        results: list[IngestResult] = []
+        try:
+            with transaction.atomic():
+                for data in payloads:
+                    results.append(self.ingest(data, study_uid=study_uid))
+            return results
+        except DatabaseError:
+            # The commit failed (say, a deadlock with another batch writing the same studies in
+            # the other order): nothing of the batch is indexed; store it one by one instead.
+            self._undo(results, studies_before)
+            return [self.ingest(data, study_uid=study_uid) for data in payloads]
+        except BaseException:
+            self._undo(results, studies_before)
+            raise
+
+    def _undo(self, results: list[IngestResult], studies_before: dict) -> None:
+        """After a batch's transaction rolled back: remove the files it stored and forget
+        the rows it made."""
+        storage = dicom_storage()
+        for result in results:
+            if result.status == STORED and result.file:
+                storage.delete(result.file)
+        self.studies = studies_before
+        self.known = _Known()
 
     def close(self) -> None:
         """One audit row per study: who stored how many instances, from where."""

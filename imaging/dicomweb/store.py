@@ -50,30 +50,29 @@ class StudiesView(QidoView):
             parts = multipart_parts(body, content_type)
         except ValueError as exc:
             return error("parse_error", 400, f"The multipart body is malformed: {exc}")
-        stored, failed = [], []
         base = base_url(request)
+        payloads, refused = [], []
+        for headers, payload in parts:
+            part_type = headers.get("content-type", "application/dicom").split(";")[0]
+            if part_type.strip().lower() == "application/dicom":
+                payloads.append(payload)
+            else:
+                refused.append(_failed(None, None, 0xC000, "unsupported part type"))
         with IngestSession(actor=Actor.from_request(request), source="stow") as session:
-            for headers, payload in parts:
-                part_type = headers.get("content-type", "application/dicom").split(";")[0]
-                if part_type.strip().lower() != "application/dicom":
-                    failed.append(_failed(None, None, 0xC000, "unsupported part type"))
-                    continue
-                result = session.ingest(payload, study_uid=study_uid)
-                if result.ok:
-                    stored.append(result)
-                elif result.status == "conflict":
-                    failed.append(
-                        _failed(result.sop_class_uid, result.sop_uid, 0x0111, result.message)
+            results = session.ingest_many(payloads, study_uid=study_uid)
+        stored, failed = [r for r in results if r.ok], refused
+        for result in results:
+            if result.status == "conflict":
+                failed.append(_failed(result.sop_class_uid, result.sop_uid, 0x0111, result.message))
+            elif not result.ok:
+                failed.append(
+                    _failed(
+                        result.sop_class_uid,
+                        result.sop_uid,
+                        0xC000,
+                        f"{result.code}: {result.message}",
                     )
-                else:
-                    failed.append(
-                        _failed(
-                            result.sop_class_uid,
-                            result.sop_uid,
-                            0xC000,
-                            f"{result.code}: {result.message}",
-                        )
-                    )
+                )
         body = {}
         if study_uid or stored:
             uid = study_uid or stored[0].study_uid

@@ -155,3 +155,79 @@ def test_a_new_series_for_a_study_deleted_meanwhile_makes_the_study_again(
     assert again.status == "stored", again
     study = Study.objects.get(study_uid=study_uid)
     assert study.number_of_instances == 1 and study.modalities == "MR"
+
+
+def series_payloads(patient, count: int, study_uid: str | None = None) -> list[bytes]:
+    study_uid, series_uid = study_uid or generate_uid(), generate_uid()
+    return [
+        to_bytes(dataset(patient_id=patient.mrn, study_uid=study_uid, series_uid=series_uid,
+                         number=n))
+        for n in range(1, count + 1)
+    ]
+
+
+def stored_files(path) -> list[str]:
+    return [f for f in files_under(path) if "/.incoming" not in f]
+
+
+def test_a_batch_commits_once_and_reports_each_instance(dicom_storage_dir, patient, monkeypatch):
+    """STOW's many instances: each is judged on its own, the index commits once per batch."""
+    monkeypatch.setattr(services, "BATCH_SIZE", 4)
+    payloads = series_payloads(patient, 5)
+    payloads.insert(2, b"not DICOM")
+    payloads.append(payloads[0])  # sent twice: a duplicate, not a failure
+    with IngestSession(actor=Actor(user=None), source="test") as session:
+        results = session.ingest_many(payloads)
+    assert [r.status for r in results] == [
+        "stored", "stored", "failed", "stored", "stored", "stored", "duplicate"
+    ]
+    assert results[2].code == "not_dicom"
+    study = Study.objects.get(study_uid=results[0].study_uid)
+    assert study.number_of_instances == 5 == Instance.objects.count()
+    assert sorted(stored_files(dicom_storage_dir)) == sorted(
+        str(dicom_storage_dir / name) for name in Instance.objects.values_list("file", flat=True)
+    )
+
+
+def test_a_batch_whose_transaction_fails_is_stored_one_by_one(
+    dicom_storage_dir, patient, monkeypatch
+):
+    """A deadlock with a concurrent batch rolls the whole batch back: its files go, and the
+    instances are stored again one at a time; nothing is lost or stored twice."""
+    from django.db import OperationalError
+
+    real_index, calls = services._index, []
+
+    def deadlock_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OperationalError("deadlock detected")
+        return real_index(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_index", deadlock_once)
+    payloads = series_payloads(patient, 4)
+    with IngestSession(actor=Actor(user=None), source="test") as session:
+        results = session.ingest_many(payloads)
+    assert [r.status for r in results] == ["stored"] * 4
+    assert len(calls) == 3 + 4
+    study = Study.objects.get(study_uid=results[0].study_uid)
+    assert study.number_of_instances == 4 == Instance.objects.count()
+    assert study.series.get().number_of_instances == 4
+    assert len(stored_files(dicom_storage_dir)) == 4
+
+
+def test_a_crash_in_a_batch_leaves_nothing_of_it(dicom_storage_dir, patient, monkeypatch):
+    real_index, calls = services._index, []
+
+    def crash_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("power cut")
+        return real_index(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_index", crash_third)
+    with pytest.raises(RuntimeError), IngestSession(actor=Actor(user=None), source="t") as s:
+        s.ingest_many(series_payloads(patient, 4))
+    assert not Instance.objects.exists()
+    assert not Study.objects.exists()
+    assert stored_files(dicom_storage_dir) == []
