@@ -79,17 +79,23 @@ class NotAcceptable(Exception):
         self.message = message
 
 
+def multipart_chunks(parts, boundary: str) -> list[bytes]:
+    """The body of a multipart/related message of (content_type, bytes) parts, as chunks (the
+    parts' bytes are not copied)."""
+    chunks = []
+    for content_type, body in parts:
+        chunks.append(f"--{boundary}\r\nContent-Type: {content_type}\r\n\r\n".encode())
+        chunks.append(body)
+        chunks.append(b"\r\n")
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return chunks
+
+
 def multipart_response(parts, *, part_type: str, status: int = 200, headers=None):
     """A multipart/related response from (content_type, bytes) pairs, built in memory."""
     boundary = uuid.uuid4().hex
-    chunks = []
-    for content_type, body in parts:
-        chunks.append(
-            f"--{boundary}\r\nContent-Type: {content_type}\r\n\r\n".encode() + body + b"\r\n"
-        )
-    chunks.append(f"--{boundary}--\r\n".encode())
     response = HttpResponse(
-        b"".join(chunks),
+        b"".join(multipart_chunks(parts, boundary)),
         status=status,
         content_type=f'multipart/related; type="{part_type}"; boundary={boundary}',
     )
@@ -138,6 +144,13 @@ class CachedBasicAuthentication(PasswordBasicAuthentication):
     _secret = secrets.token_bytes(32)
     _cache: "OrderedDict[bytes, tuple[object, float]]" = OrderedDict()
 
+    @classmethod
+    def cached_user(cls, userid: str, password: str):
+        """The user these credentials signed in a moment ago in this process, or None."""
+        key = hmac.new(cls._secret, f"{userid}\0{password}".encode(), hashlib.sha256).digest()
+        hit = cls._cache.get(key)
+        return hit[0] if hit and hit[1] > time.monotonic() else None
+
     def authenticate_credentials(self, userid, password, request=None):
         key = hmac.new(self._secret, f"{userid}\0{password}".encode(), hashlib.sha256).digest()
         hit = self._cache.get(key)
@@ -163,6 +176,12 @@ class CachedTokenAuthentication(AuditedTokenAuthentication):
     MAX = 1024
     _secret = secrets.token_bytes(32)
     _cache: "OrderedDict[bytes, tuple[object, float]]" = OrderedDict()
+
+    @classmethod
+    def cached_user(cls, key: str):
+        """The user of a token accepted a moment ago in this process, or None."""
+        hit = cls._cache.get(hmac.new(cls._secret, key.encode(), hashlib.sha256).digest())
+        return hit[0][0] if hit and hit[1] > time.monotonic() else None
 
     def authenticate_credentials(self, key):
         digest = hmac.new(self._secret, key.encode(), hashlib.sha256).digest()

@@ -37,6 +37,11 @@ _ALLOWED: "OrderedDict[tuple[int, int], float]" = OrderedDict()
 _ALLOWED_TTL = 30.0
 
 
+def study_allowed_cached(user, study_id: int) -> bool:
+    """Whether this process remembers that ``user`` may see the study (no query)."""
+    return _ALLOWED.get((user.pk, study_id), 0) > time.monotonic()
+
+
 def study_allowed(user, study_id: int) -> bool:
     """Whether ``user`` may see the study; positive answers are remembered briefly so a viewer
     fetching hundreds of frames does not re-run the care-relation query for each."""
@@ -57,13 +62,23 @@ _AUDITED: "OrderedDict[str, float]" = OrderedDict()
 _AUDITED_TTL = 300.0
 
 
+def _audit_key(user_id: int, session_key: str, study_id: int) -> str:
+    return f"audit:dicomweb:{user_id}:{session_key}:{study_id}"
+
+
+def api_retrieve_audited(user_id: int, study_id: int) -> bool:
+    """Whether this process knows the API retrieve of the study by the user is audited (no
+    query, no cache round trip)."""
+    return _AUDITED.get(_audit_key(user_id, "api", study_id), 0) > time.monotonic()
+
+
 def audit_retrieve(request, study: Study | int) -> None:
     """One audit row per study per user session (or per API credential), not per frame.
     ``study`` may be a primary key: the row is then loaded only when an audit row is due."""
     session = getattr(request, "session", None)
     session_key = session.session_key if session is not None and session.session_key else "api"
     study_id = study if isinstance(study, int) else study.pk
-    key = f"audit:dicomweb:{request.user.pk}:{session_key}:{study_id}"
+    key = _audit_key(request.user.pk, session_key, study_id)
     now = time.monotonic()
     if _AUDITED.get(key, 0) > now:
         return  # this process saw the shared key set a moment ago: no round trip to the cache
@@ -116,6 +131,17 @@ def _series_cache_fill(sop_uid: str) -> Instance | None:
         )
         _INSTANCES[sop_uid] = found
     return found
+
+
+def cached_instance(study_uid: str, series_uid: str, sop_uid: str) -> Instance | None:
+    """The instance if this process has its row and the UIDs above it match (no query)."""
+    instance = _INSTANCES.get(sop_uid)
+    if instance is None:
+        return None
+    series = instance.series
+    if series.series_uid != series_uid or series.study.study_uid != study_uid:
+        return None
+    return instance
 
 
 def instance_for_user(request, study_uid, series_uid, sop_uid) -> Instance | None:

@@ -5,6 +5,7 @@ the JSON cached at ingest: no request parses a whole dataset unless it asks for 
 rendering."""
 
 import time
+from dataclasses import dataclass
 
 from django.http import HttpResponse, StreamingHttpResponse
 
@@ -35,10 +36,10 @@ from .store import StudiesView
 # --- WADO-RS: instances -------------------------------------------------------------------------
 
 
-def _requested_transfer_syntax(request, part_type: str) -> str | None:
-    """The transfer syntax the client wants for ``part_type`` parts ("*" = as stored), or None
-    when it accepts no such part."""
-    for media in parse_accept(request.headers.get("Accept", "")):
+def _requested_transfer_syntax(accept: str, part_type: str) -> str | None:
+    """The transfer syntax the client (sending ``accept``) wants for ``part_type`` parts ("*" =
+    as stored), or None when it accepts no such part."""
+    for media in parse_accept(accept):
         if media.media_type in ("*/*", "multipart/*"):
             return media.transfer_syntax or "*"
         if media.media_type == "multipart/related" and media.part_type in (part_type, "", "*/*"):
@@ -74,7 +75,7 @@ def _stream_instances(instances, transfer_syntax: str):
 
 class RetrieveView(DicomWebView):
     def get(self, request, study_uid, series_uid=None, sop_uid=None):
-        ts = _requested_transfer_syntax(request, "application/dicom")
+        ts = _requested_transfer_syntax(request.headers.get("Accept", ""), "application/dicom")
         if ts is None:
             return error(
                 "not_acceptable",
@@ -150,57 +151,85 @@ def _frame_numbers(text: str, count: int) -> list[int] | None:
     return numbers
 
 
+@dataclass(frozen=True)
+class FramePlan:
+    """What a frames request asks for, once negotiated."""
+
+    numbers: list[int]
+    part_type: str  # application/octet-stream, or the stored image type (image/jls, ...)
+    transfer_syntax: str  # "*" (as stored), the stored syntax, or one to convert to
+    etag: str
+
+    def as_stored(self, instance) -> bool:
+        return self.transfer_syntax in ("*", instance.transfer_syntax_uid)
+
+
+def plan_frames(instance, frames: str, accept: str) -> FramePlan | tuple[str, int, str]:
+    """The frames of ``instance`` that the request asks for and how to send them, or the error
+    (code, status, message) to answer with."""
+    if not instance.frames:
+        return ("not_found", 404, "This instance has no pixel data.")
+    numbers = _frame_numbers(frames, len(instance.frames))
+    if numbers is None:
+        return (
+            "validation_error",
+            400,
+            f"Frame numbers must be 1 to {len(instance.frames)}, comma-separated.",
+        )
+    image_type = FRAME_MEDIA_TYPES.get(instance.transfer_syntax_uid)
+    part_type, ts = "application/octet-stream", None
+    if image_type:
+        ts = _requested_transfer_syntax(accept, image_type)
+        if ts is not None:
+            part_type = image_type
+    if ts is None:
+        ts = _requested_transfer_syntax(accept, "application/octet-stream")
+    if ts is None:
+        return (
+            "not_acceptable",
+            406,
+            'Frames are multipart/related; type="application/octet-stream" '
+            "(or the stored image type).",
+        )
+    return FramePlan(numbers, part_type, ts, etag(instance, f"-f{frames}-{ts}"))
+
+
+def read_frames(instance, numbers: list[int]) -> list[bytes]:
+    """The stored bytes of frames ``numbers``, read at their recorded offsets."""
+    with stored_file(instance.file) as f:
+        return [read_frame(f, _location(instance.frames[n - 1])) for n in numbers]
+
+
 class FramesView(DicomWebView):
     def get(self, request, study_uid, series_uid, sop_uid, frames):
         instance = instance_for_user(request, study_uid, series_uid, sop_uid)
         if instance is None:
             return error(*NOT_FOUND)
-        if not instance.frames:
-            return error("not_found", 404, "This instance has no pixel data.")
-        numbers = _frame_numbers(frames, len(instance.frames))
-        if numbers is None:
-            return error(
-                "validation_error",
-                400,
-                f"Frame numbers must be 1 to {len(instance.frames)}, comma-separated.",
-            )
-        stored_ts = instance.transfer_syntax_uid
-        image_type = FRAME_MEDIA_TYPES.get(stored_ts)
-        part_type, ts = "application/octet-stream", None
-        if image_type:
-            ts = _requested_transfer_syntax(request, image_type)
-            if ts is not None:
-                part_type = image_type
-        if ts is None:
-            ts = _requested_transfer_syntax(request, "application/octet-stream")
-        if ts is None:
+        plan = plan_frames(instance, frames, request.headers.get("Accept", ""))
+        if not isinstance(plan, FramePlan):
+            return error(*plan)
+        if not_modified(request, plan.etag):
+            return HttpResponse(status=304, headers={"ETag": plan.etag})
+        stored_ts, part_type = instance.transfer_syntax_uid, plan.part_type
+        if plan.as_stored(instance):
+            out_ts = stored_ts
+            bodies = read_frames(instance, plan.numbers)
+        elif plan.transfer_syntax == EXPLICIT_VR_LE and can_transcode(stored_ts, EXPLICIT_VR_LE):
+            out_ts = EXPLICIT_VR_LE
+            part_type = "application/octet-stream"
+            with stored_file(instance.file) as f:
+                decoded = transcode_frames(f, out_ts)
+            bodies = [decoded[n - 1] for n in plan.numbers]
+        else:
             return error(
                 "not_acceptable",
                 406,
-                "Frames are multipart/related; "
-                'type="application/octet-stream" (or the stored image type).',
-            )
-        frame_etag = etag(instance, f"-f{frames}-{ts}")
-        if not_modified(request, frame_etag):
-            return HttpResponse(status=304, headers={"ETag": frame_etag})
-        if ts in ("*", stored_ts):
-            out_ts = stored_ts
-            with stored_file(instance.file) as f:
-                bodies = [read_frame(f, _location(instance.frames[n - 1])) for n in numbers]
-        elif ts == EXPLICIT_VR_LE and can_transcode(stored_ts, ts):
-            out_ts = ts
-            part_type = "application/octet-stream"
-            with stored_file(instance.file) as f:
-                decoded = transcode_frames(f, ts)
-            bodies = [decoded[n - 1] for n in numbers]
-        else:
-            return error(
-                "not_acceptable", 406, f"Frames stored as {stored_ts} cannot be converted to {ts}."
+                f"Frames stored as {stored_ts} cannot be converted to {plan.transfer_syntax}.",
             )
         return multipart_response(
             [(f"{part_type}; transfer-syntax={out_ts}", body) for body in bodies],
             part_type=part_type,
-            headers={"ETag": frame_etag, "Cache-Control": IMMUTABLE},
+            headers={"ETag": plan.etag, "Cache-Control": IMMUTABLE},
         )
 
 
