@@ -47,7 +47,7 @@ def test_a_crash_while_indexing_leaves_no_file_and_no_row(dicom_storage_dir, mon
     def crash(*args, **kwargs):
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(services.Instance.objects, "create", crash)
+    monkeypatch.setattr(services, "_count_arrivals", crash)  # after the row's insert
     with pytest.raises(RuntimeError), IngestSession(actor=Actor(user=None), source="test") as s:
         s.ingest(instance_bytes())
     assert not Instance.objects.exists()
@@ -196,20 +196,19 @@ def test_a_batch_whose_transaction_fails_is_stored_one_by_one(
     instances are stored again one at a time; nothing is lost or stored twice."""
     from django.db import OperationalError
 
-    real_index, calls = services._index, []
+    real_batch, batches = services._index_batch, []
 
-    def deadlock_once(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise OperationalError("deadlock detected")
-        return real_index(*args, **kwargs)
+    def deadlock(prepared, **kwargs):
+        batches.append(len(prepared))
+        real_batch(prepared, **kwargs)  # rows inserted, counters bumped, then:
+        raise OperationalError("deadlock detected")
 
-    monkeypatch.setattr(services, "_index", deadlock_once)
+    monkeypatch.setattr(services, "_index_batch", deadlock)
     payloads = series_payloads(patient, 4)
     with IngestSession(actor=Actor(user=None), source="test") as session:
         results = session.ingest_many(payloads)
+    assert batches == [4]
     assert [r.status for r in results] == ["stored"] * 4
-    assert len(calls) == 3 + 4
     study = Study.objects.get(study_uid=results[0].study_uid)
     assert study.number_of_instances == 4 == Instance.objects.count()
     assert study.series.get().number_of_instances == 4
@@ -217,17 +216,42 @@ def test_a_batch_whose_transaction_fails_is_stored_one_by_one(
 
 
 def test_a_crash_in_a_batch_leaves_nothing_of_it(dicom_storage_dir, patient, monkeypatch):
-    real_index, calls = services._index, []
+    real_batch = services._index_batch
 
-    def crash_third(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise RuntimeError("power cut")
-        return real_index(*args, **kwargs)
+    def crash(prepared, **kwargs):
+        real_batch(prepared, **kwargs)
+        raise RuntimeError("power cut")
 
-    monkeypatch.setattr(services, "_index", crash_third)
+    monkeypatch.setattr(services, "_index_batch", crash)
     with pytest.raises(RuntimeError), IngestSession(actor=Actor(user=None), source="t") as s:
         s.ingest_many(series_payloads(patient, 4))
     assert not Instance.objects.exists()
     assert not Study.objects.exists()
     assert stored_files(dicom_storage_dir) == []
+
+
+def test_a_batch_into_a_stored_series_adds_to_its_counts(dicom_storage_dir, patient):
+    """A second request into the same study: counts add up, a new series adds its modality,
+    a resent instance with other bytes is a conflict and keeps the original file."""
+    study_uid = generate_uid()
+    first = series_payloads(patient, 3, study_uid=study_uid)
+    with IngestSession(actor=Actor(user=None), source="test") as session:
+        assert [r.status for r in session.ingest_many(first)] == ["stored"] * 3
+    mr_series_uid = generate_uid()
+    second_series = [
+        dataset(patient_id=patient.mrn, study_uid=study_uid, series_uid=mr_series_uid, number=n)
+        for n in (1, 2)
+    ]
+    for ds in second_series:
+        ds.Modality = "MR"
+    changed = pydicom.dcmread(io.BytesIO(first[0]))
+    changed.SeriesDescription = "edited elsewhere"
+    with IngestSession(actor=Actor(user=None), source="test") as session:
+        results = session.ingest_many([*map(to_bytes, second_series), to_bytes(changed)])
+    assert [r.status for r in results] == ["stored", "stored", "conflict"]
+    assert results[2].code == "sop_instance_conflict"
+    study = Study.objects.get(study_uid=study_uid)
+    assert (study.number_of_instances, study.number_of_series) == (5, 2)
+    assert set(study.modalities.split("\\")) == {"CT", "MR"}
+    assert sorted(study.series.values_list("number_of_instances", flat=True)) == [2, 3]
+    assert len(stored_files(dicom_storage_dir)) == 5
