@@ -114,11 +114,14 @@ def frames_answer(environ, *, study_uid, series_uid, sop_uid, frames):
         return "304 Not Modified", headers, []
     content_type = f"{plan.part_type}; transfer-syntax={instance.transfer_syntax_uid}"
     boundary = uuid.uuid4().hex
-    body = multipart_chunks(
-        [(content_type, frame) for frame in read_frames(instance, plan.numbers)], boundary
+    # One chunk: the server then writes the response in one go, not part by part.
+    body = b"".join(
+        multipart_chunks(
+            [(content_type, frame) for frame in read_frames(instance, plan.numbers)], boundary
+        )
     )
     headers += [
         ("Content-Type", f'multipart/related; type="{plan.part_type}"; boundary={boundary}'),
-        ("Content-Length", str(sum(len(chunk) for chunk in body))),
+        ("Content-Length", str(len(body))),
     ]
-    return "200 OK", headers, body
+    return "200 OK", headers, [body]

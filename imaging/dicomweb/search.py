@@ -1,5 +1,7 @@
 """QIDO-RS (PS3.18 10.6): searching studies, series and instances."""
 
+from django.db.models import Min
+
 from .. import access
 from ..models import Instance, Series
 from . import qido
@@ -26,7 +28,9 @@ class QidoView(DicomWebView):
             rows = qido.paginate(rows.order_by("-study_date", "-study_time", "id"), query)
             results = [qido.study_json(s, base) for s in rows]
             reps = (
-                _representatives([s.pk for s in rows], "series__study_id") if query.include else {}
+                _representatives([s.pk for s in rows], "series__study_id")
+                if _needs_metadata(query, results)
+                else {}
             )
             for study, result in zip(rows, results, strict=True):
                 qido.include_from_metadata(result, reps.get(study.pk), query.include)
@@ -36,7 +40,11 @@ class QidoView(DicomWebView):
                 rows = rows.filter(study__study_uid=study_uid)
             rows = qido.paginate(rows.filter(query.filters).order_by("series_number", "id"), query)
             results = [qido.series_json(s, base) for s in rows]
-            reps = _representatives([s.pk for s in rows], "series_id") if query.include else {}
+            reps = (
+                _representatives([s.pk for s in rows], "series_id")
+                if _needs_metadata(query, results)
+                else {}
+            )
             for series, result in zip(rows, results, strict=True):
                 qido.include_from_metadata(result, reps.get(series.pk), query.include)
         else:
@@ -65,16 +73,24 @@ class QidoView(DicomWebView):
         return json_response(results)
 
 
+def _needs_metadata(query: qido.Query, results: list[dict]) -> bool:
+    """Whether includefield asks for an attribute the index rows do not answer."""
+    if not query.include or not results:
+        return False
+    return "all" in query.include or bool(query.include - results[0].keys())
+
+
 def _representatives(ids: list[int], field: str) -> dict[int, str]:
-    """The metadata of one instance per study or series, for includefield."""
-    found = {}
-    for key, metadata in (
+    """The metadata of one instance (the first stored) per study or series, for includefield:
+    one grouped query for their ids, one for their metadata."""
+    first_ids = (
         Instance.objects.filter(**{f"{field}__in": ids})
-        .order_by(field, "instance_number", "id")
-        .values_list(field, "metadata")
-    ):
-        found.setdefault(key, metadata)
-    return found
+        .order_by()
+        .values(field)
+        .annotate(first=Min("id"))
+        .values_list("first", flat=True)
+    )
+    return dict(Instance.objects.filter(id__in=list(first_ids)).values_list(field, "metadata"))
 
 
 def _container_visible(user, study_uid, series_uid) -> bool:

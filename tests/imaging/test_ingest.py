@@ -255,3 +255,4 @@ def test_a_batch_into_a_stored_series_adds_to_its_counts(dicom_storage_dir, pati
     assert set(study.modalities.split("\\")) == {"CT", "MR"}
     assert sorted(study.series.values_list("number_of_instances", flat=True)) == [2, 3]
     assert len(stored_files(dicom_storage_dir)) == 5
+
