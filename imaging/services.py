@@ -14,6 +14,7 @@ from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from clinic.audit import Actor, audit_record
@@ -447,6 +448,12 @@ def _index_batch(prepared: list[_Prepared], *, known: _Known) -> list[tuple[Stud
         entry[1][series.pk] = entry[1].get(series.pk, 0) + 1
         if series_created:
             entry[2].append(one.parsed.modality)
+    for row in rows:
+        # An expression (the database's clock, within this transaction) rather than a value:
+        # Django then inserts plain VALUES rows. With values only, it sends one array per
+        # column on PostgreSQL, and psycopg escapes each metadata text into an array literal
+        # character class by character class (~0.4 ms an instance, a tenth of the ingest).
+        row.created_at = Now()
     Instance.objects.bulk_create(rows)
     for one, row in zip(new.values(), rows, strict=True):
         one.result.instance_id = row.pk
