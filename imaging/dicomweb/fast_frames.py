@@ -11,7 +11,8 @@ instead of a few milliseconds. Whenever any memory is missing or has expired, or
 anything but a plain GET of frames as stored by an API credential, it goes to Django.
 
 The security headers the middleware adds (Content-Security-Policy, X-Frame-Options, ...) are
-copied from Django's own answer to a frames request, so the two paths cannot drift apart.
+copied from Django's own answer to a frames request, so the two paths cannot drift apart; and
+only a Host that Django has accepted (ALLOWED_HOSTS) for a frames request is answered here.
 """
 
 import base64
@@ -43,9 +44,12 @@ SECURITY_HEADERS = {
 class FramesFastPath:
     """WSGI middleware around Django's application (``config.wsgi``)."""
 
+    MAX_HOSTS = 64
+
     def __init__(self, app):
         self.app = app
         self.security_headers: list[tuple[str, str]] | None = None
+        self.hosts: set[str] = set()  # Host headers Django answered a frames request for
 
     def __call__(self, environ, start_response):
         match = None
@@ -53,20 +57,26 @@ class FramesFastPath:
             match = FRAMES_PATH.match(environ.get("PATH_INFO", ""))
         if match is None:
             return self.app(environ, start_response)
-        if self.security_headers is not None:
+        if self.security_headers is not None and environ.get("HTTP_HOST") in self.hosts:
             answer = frames_answer(environ, **match.groupdict())
             if answer is not None:
                 status, headers, body = answer
                 start_response(status, headers + self.security_headers)
                 return body
-        return self.app(environ, self._learning(start_response))
+        return self.app(environ, self._learning(environ, start_response))
 
-    def _learning(self, start_response):
+    def _learning(self, environ, start_response):
         def learn(status, headers, exc_info=None):
-            if status.startswith("200 ") and self.security_headers is None:
-                self.security_headers = [
-                    (name, value) for name, value in headers if name.lower() in SECURITY_HEADERS
-                ]
+            if status.startswith("200 "):
+                if self.security_headers is None:
+                    self.security_headers = [
+                        (name, value)
+                        for name, value in headers
+                        if name.lower() in SECURITY_HEADERS
+                    ]
+                host = environ.get("HTTP_HOST")
+                if host and len(self.hosts) < self.MAX_HOSTS:
+                    self.hosts.add(host)
             return start_response(status, headers, exc_info)
 
         return learn

@@ -102,7 +102,8 @@ def wsgi():
     app = FramesFastPath(django_app)
 
     def get(path, **headers):
-        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "wsgi.input": io.BytesIO()}
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "wsgi.input": io.BytesIO(),
+                   "HTTP_HOST": "testserver"}
         environ.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
         setup_testing_defaults(environ)
         answer = {}
@@ -195,3 +196,6 @@ def test_the_fast_path_refuses_what_django_would(wsgi, owner, outsider, series):
         Accept='multipart/related; type="image/jp2"',
     )
     through_django(200, url, Cookie="sessionid=abc", **owner_auth)
+    # A Host that ALLOWED_HOSTS does not list: Django refuses it, as for any request.
+    through_django(400, url, Host="evil.example", **owner_auth)
+    assert get(url, **owner_auth)[0] == 200 and django_app.calls == calls  # fast again
