@@ -41,7 +41,6 @@ class IngestResult:
     code: str = ""  # why it failed: not_dicom, truncated, missing_uid, sop_instance_conflict, ...
     message: str = ""
     instance_id: int | None = None
-    file: str = ""  # where a newly stored instance's file is (a batch rolled back removes it)
 
     @property
     def ok(self) -> bool:
@@ -123,8 +122,10 @@ class IngestSession:
                 else:
                     results.append(one.result)
                     prepared.append(one)
-            with transaction.atomic():
-                counts = _index_batch(prepared, known=self.known)
+            counts = []
+            if prepared:
+                with transaction.atomic():
+                    counts = _index_batch(prepared, known=self.known)
         except (DatabaseError, _Gone):
             # Say, a deadlock with another batch writing the same studies in the other order,
             # or a study deleted meanwhile: nothing of the batch is indexed; store it one by one.
