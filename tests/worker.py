@@ -28,6 +28,15 @@ def _database_url() -> str:
     return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
+def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Terminate a test's server or worker process; kill it if it does not stop in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """Start ``celery worker`` against the test database; stop it when the session ends.
@@ -95,11 +104,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         proc.media_root = media_root
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
 
 

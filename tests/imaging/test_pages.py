@@ -21,6 +21,7 @@ from imaging.services import IngestSession
 
 from ..conftest import two_step_passed
 from ..factories import PASSWORD, PatientFactory, UserFactory
+from .instances import to_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -51,12 +52,6 @@ def ct_dataset(
     ds.StudyDate = study_date
     ds.Modality = modality
     return ds
-
-
-def to_bytes(ds: pydicom.Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def ct_bytes(**kwargs) -> bytes:

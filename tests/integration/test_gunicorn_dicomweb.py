@@ -18,7 +18,7 @@ from imaging.models import Instance
 
 from ..conftest import api_session
 from ..imaging.instances import dataset
-from ..worker import ROOT, _database_url
+from ..worker import ROOT, _database_url, stop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,11 +63,7 @@ def gunicorn_url(tmp_path):
                 time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def test_frames_through_gunicorn_are_the_stored_bytes_audited_once_and_refused_to_outsiders(
