@@ -20,6 +20,8 @@ import binascii
 import re
 import uuid
 
+from django.conf import settings
+
 from .http import CachedBasicAuthentication, CachedTokenAuthentication, multipart_chunks
 from .lookup import IMMUTABLE, api_retrieve_audited, cached_instance, study_allowed_cached
 from .retrieve import FramePlan, plan_frames, read_frames
@@ -85,7 +87,7 @@ class FramesFastPath:
 def api_user(environ):
     """The user of the request's Token or Basic credential if this process accepted it a moment
     ago; None otherwise (also for a browser's session cookie, whose checks Django makes)."""
-    if "sessionid" in environ.get("HTTP_COOKIE", ""):
+    if f"{settings.SESSION_COOKIE_NAME}=" in environ.get("HTTP_COOKIE", ""):
         return None
     keyword, _, credential = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
     keyword, credential = keyword.lower(), credential.strip()
