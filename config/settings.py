@@ -283,6 +283,8 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Several installations (or test runs) sharing one Redis keep their cache keys apart.
+CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="")
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {

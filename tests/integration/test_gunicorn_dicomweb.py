@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 import requests
@@ -39,6 +40,9 @@ def gunicorn_url(tmp_path):
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "MEDIA_ROOT": str(tmp_path / "media"),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        # Its own cache keys: an audit key left in Redis by an earlier run (same user and study
+        # ids in a fresh test database) would otherwise stand for this run's audit row.
+        "CACHE_KEY_PREFIX": f"test-gunicorn-{uuid.uuid4().hex}",
     }
     log_path = tmp_path / "gunicorn.log"
     with open(log_path, "w") as log:
